@@ -1,0 +1,82 @@
+using System.Runtime.InteropServices;
+
+namespace Hunch.Kernels;
+
+/// <summary>
+/// Matrix products of a weight matrix with a small batch of activation rows: y[t, r] = dot(W row r, x[t]).
+/// Each activation row is prepared once (rounded or quantized for the weight type), output rows are split
+/// into chunks across the worker pool, and each weight row is read once and dotted with every activation row
+/// while it is hot in cache. Each output element is one <see cref="RowKernels.Dot"/> call, so results do not
+/// depend on the batch size or on which thread ran them.
+/// </summary>
+public sealed unsafe class MatMul : IParallelJob, IDisposable
+{
+    readonly WorkerPool _pool;
+    byte* _actBuffer;
+    long _actCapacity;
+
+    // Current call's arguments, set before dispatching (the object is reused so dispatch allocates nothing).
+    WeightMatrix _w;
+    float* _x;
+    float* _y;
+    int _tokens;
+    long _actRowBytes;
+    int _rowsPerChunk;
+
+    /// <summary>Creates a multiplier that dispatches work on <paramref name="pool"/>.</summary>
+    public MatMul(WorkerPool pool) => _pool = pool;
+
+    /// <summary>The pool this multiplier runs on.</summary>
+    public WorkerPool Pool => _pool;
+
+    /// <summary>y[t * w.Rows + r] = dot(row r of w, x[t * w.Columns ..]) for t in [0, tokens).</summary>
+    public void Multiply(in WeightMatrix w, float* x, int tokens, float* y)
+    {
+        if (tokens <= 0) return;
+        long actRow = RowKernels.ActivationRowBytes(w.Type, w.Columns);
+        long need = actRow * tokens;
+        if (need > _actCapacity)
+        {
+            if (_actBuffer is not null) NativeMemory.AlignedFree(_actBuffer);
+            _actCapacity = Math.Max(need, _actCapacity * 2);
+            _actBuffer = (byte*)NativeMemory.AlignedAlloc((nuint)_actCapacity, 64);
+        }
+        for (int t = 0; t < tokens; t++)
+            RowKernels.PrepareActivation(w.Type, x + (long)t * w.Columns, w.Columns, _actBuffer + t * actRow);
+
+        _w = w;
+        _x = x;
+        _y = y;
+        _tokens = tokens;
+        _actRowBytes = actRow;
+        // Enough chunks for load balance between threads, each large enough to amortise the hand-out.
+        int chunks = Math.Max(1, Math.Min(w.Rows / 16, _pool.ThreadCount * 8));
+        _rowsPerChunk = (w.Rows + chunks - 1) / chunks;
+        chunks = (w.Rows + _rowsPerChunk - 1) / _rowsPerChunk;
+        _pool.Run(this, chunks);
+    }
+
+    /// <inheritdoc/>
+    public void Execute(int chunk)
+    {
+        int r0 = chunk * _rowsPerChunk;
+        int r1 = Math.Min(_w.Rows, r0 + _rowsPerChunk);
+        var type = _w.Type;
+        int cols = _w.Columns;
+        int rows = _w.Rows;
+        for (int r = r0; r < r1; r++)
+        {
+            byte* row = _w.Row(r);
+            for (int t = 0; t < _tokens; t++)
+                _y[(long)t * rows + r] = RowKernels.Dot(type, row, _actBuffer + t * _actRowBytes, cols);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_actBuffer is not null) NativeMemory.AlignedFree(_actBuffer);
+        _actBuffer = null;
+        _actCapacity = 0;
+    }
+}

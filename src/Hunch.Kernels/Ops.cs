@@ -1,0 +1,116 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Hunch.Kernels;
+
+/// <summary>Element-wise and per-row operations of a transformer layer. Each works on one row with a fixed
+/// reduction order, so a row's result never depends on what else is in the batch.</summary>
+public static unsafe class Ops
+{
+    /// <summary>y = x / sqrt(mean(x²) + eps) * weight (RMSNorm).</summary>
+    public static void RmsNorm(float* x, float* weight, float* y, int n, float eps)
+    {
+        float ss = RowKernels.DotF32(x, x, n);
+        // llama.cpp accumulates the mean in double-free float too; the scale is computed once per row.
+        float scale = 1f / MathF.Sqrt(ss / n + eps);
+        int i = 0;
+        var s = Vector256.Create(scale);
+        for (; i + 8 <= n; i += 8)
+            Vector256.Store(Vector256.Load(x + i) * s * Vector256.Load(weight + i), y + i);
+        for (; i < n; i++) y[i] = x[i] * scale * weight[i];
+    }
+
+    /// <summary>x += y.</summary>
+    public static void Add(float* x, float* y, int n)
+    {
+        int i = 0;
+        for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(x + i) + Vector256.Load(y + i), x + i);
+        for (; i < n; i++) x[i] += y[i];
+    }
+
+    /// <summary>gate = SiLU(gate) * up (SwiGLU).</summary>
+    public static void SwiGlu(float* gate, float* up, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            float g = gate[i];
+            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+        }
+    }
+
+    /// <summary>In-place softmax with the maximum subtracted first (no overflow for large logits).</summary>
+    public static void Softmax(Span<float> x)
+    {
+        if (x.Length == 0) return;
+        float max = float.NegativeInfinity;
+        foreach (var v in x) if (v > max) max = v;
+        float sum = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float e = MathF.Exp(x[i] - max);
+            x[i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (int i = 0; i < x.Length; i++) x[i] *= inv;
+    }
+
+    /// <summary>
+    /// Rotary position embedding applied in place to <paramref name="heads"/> heads of size
+    /// <paramref name="headDim"/>. <paramref name="neox"/> false rotates adjacent pairs (2i, 2i+1) as llama GGUF
+    /// files expect; true rotates (i, i + d/2) as NeoX-style architectures (qwen2) expect. <paramref name="cos"/>
+    /// and <paramref name="sin"/> hold the angles of this position for each pair.
+    /// </summary>
+    public static void Rope(float* x, int heads, int headDim, float* cos, float* sin, bool neox)
+    {
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++)
+        {
+            float* v = x + h * headDim;
+            if (!neox)
+            {
+                for (int k = 0; k < half; k++)
+                {
+                    float a = v[2 * k], b = v[2 * k + 1];
+                    v[2 * k] = a * cos[k] - b * sin[k];
+                    v[2 * k + 1] = a * sin[k] + b * cos[k];
+                }
+            }
+            else
+            {
+                for (int k = 0; k < half; k++)
+                {
+                    float a = v[k], b = v[k + half];
+                    v[k] = a * cos[k] - b * sin[k];
+                    v[k + half] = a * sin[k] + b * cos[k];
+                }
+            }
+        }
+    }
+
+    /// <summary>Index of the largest value (the first on ties).</summary>
+    public static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        float bv = float.NegativeInfinity;
+        for (int i = 0; i < x.Length; i++)
+            if (x[i] > bv) { bv = x[i]; best = i; }
+        return best;
+    }
+
+    /// <summary>Writes the indices of the <paramref name="k"/> largest values, largest first (ties: lower index first).</summary>
+    public static int TopK(ReadOnlySpan<float> x, Span<int> indices, int k)
+    {
+        k = Math.Min(k, Math.Min(indices.Length, x.Length));
+        int count = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float v = x[i];
+            if (count == k && !(v > x[indices[k - 1]])) continue;
+            int pos = count < k ? count++ : k - 1;
+            while (pos > 0 && v > x[indices[pos - 1]]) { indices[pos] = indices[pos - 1]; pos--; }
+            indices[pos] = i;
+        }
+        return count;
+    }
+}
