@@ -56,17 +56,18 @@ public static unsafe class Ops
     }
 
     /// <summary>
-    /// Rotary position embedding applied in place to <paramref name="heads"/> heads of size
-    /// <paramref name="headDim"/>. <paramref name="neox"/> false rotates adjacent pairs (2i, 2i+1) as llama GGUF
-    /// files expect; true rotates (i, i + d/2) as NeoX-style architectures (qwen2) expect. <paramref name="cos"/>
-    /// and <paramref name="sin"/> hold the angles of this position for each pair.
+    /// Rotary position embedding applied in place to <paramref name="heads"/> heads laid out every
+    /// <paramref name="headStride"/> floats; the first <paramref name="ropeDims"/> elements of each head rotate.
+    /// <paramref name="neox"/> false rotates adjacent pairs (2i, 2i+1) as llama GGUF files expect (the converter
+    /// permuted Q/K rows for it); true rotates (i, i + ropeDims/2) as NeoX-style architectures (qwen2) expect.
+    /// <paramref name="cos"/> and <paramref name="sin"/> hold this position's angle for each pair.
     /// </summary>
-    public static void Rope(float* x, int heads, int headDim, float* cos, float* sin, bool neox)
+    public static void Rope(float* x, int heads, int headStride, int ropeDims, float* cos, float* sin, bool neox)
     {
-        int half = headDim / 2;
+        int half = ropeDims / 2;
         for (int h = 0; h < heads; h++)
         {
-            float* v = x + h * headDim;
+            float* v = x + h * headStride;
             if (!neox)
             {
                 for (int k = 0; k < half; k++)
@@ -85,6 +86,20 @@ public static unsafe class Ops
                     v[k + half] = a * sin[k] + b * cos[k];
                 }
             }
+        }
+    }
+
+    /// <summary>Angles of RoPE for one position, computed as ggml does (theta = pos, multiplied by
+    /// base^(-2/dims) once per pair, in float) so that results match llama.cpp.</summary>
+    public static void RopeAngles(int position, int ropeDims, float freqBase, float* cos, float* sin)
+    {
+        float thetaScale = MathF.Pow(freqBase, -2.0f / ropeDims);
+        float theta = position;
+        for (int k = 0; k < ropeDims / 2; k++)
+        {
+            cos[k] = MathF.Cos(theta);
+            sin[k] = MathF.Sin(theta);
+            theta *= thetaScale;
         }
     }
 
