@@ -5,7 +5,7 @@ namespace Hunch.Tests.Kernels;
 
 /// <summary>Random and edge-case rows for the quantized kernel tests, plus an independent decoder of the block
 /// layouts (written from the format description, separately from the library's kernels).</summary>
-internal static unsafe class QuantTestData
+public static unsafe class QuantTestData
 {
     public static readonly GgmlType[] WeightTypes =
     [

@@ -138,6 +138,8 @@ public unsafe class QuantizedDotTests
             int columns = blocks * bs;
             for (int variant = 0; variant < 6; variant++)
             {
+                // Q8_1 stores s = d·Σq as f16, which overflows for activations of ±3e4 (as in llama.cpp).
+                if (variant == 2 && type is GgmlType.Q4_1 or GgmlType.Q5_1) continue;
                 var row = WeightRow(type, columns, kind, rng);
                 var act = Prepare(type, Activation(columns, variant, rng));
                 float dot = Dot(type, row, act, columns);
@@ -151,14 +153,15 @@ public unsafe class QuantizedDotTests
         }
     }
 
-    /// <summary>The f16 rounding of s = d·Σq in Q8_1 blocks, times the weight minimum.</summary>
+    /// <summary>The difference between the stored s = f16(d·Σq) of Q8_1 blocks and f16(d)·Σq (f16 roundings of d
+    /// and of s; d can even flush to zero while s does not), times the weight minimum.</summary>
     static double MinimumTermTolerance(GgmlType t, byte[] row, byte[] act, int columns)
     {
         double tol = 0;
         for (int b = 0; b < columns / 32; b++)
         {
-            var (_, _, s) = DecodeActivation(t, act, b);
-            tol += Math.Abs(Decode(t, row, b).DMin) * (Math.Abs(s) * 1e-3 + 1e-7);
+            var (q, d, s) = DecodeActivation(t, act, b);
+            tol += Math.Abs(Decode(t, row, b).DMin) * (Math.Abs(s - (double)d * q.Sum()) + Math.Abs(s) * 1e-3 + 1e-9);
         }
         return tol;
     }
@@ -177,7 +180,7 @@ public unsafe class QuantizedDotTests
             var x = Floats(rng, columns);
             float dot = Dot(type, row, Prepare(type, x), columns);
             var w = Dequantize(type, row, columns);
-            double exact = 0, bound = 0;
+            double exact = 0, bound = 0, magnitude = 0;
             for (int b = 0; b < columns / abs; b++)
             {
                 float amax = 0;
@@ -186,12 +189,13 @@ public unsafe class QuantizedDotTests
                 {
                     int i = b * abs + e;
                     exact += (double)w[i] * x[i];
+                    magnitude += Math.Abs((double)w[i] * x[i]);
                     // Each activation is off by at most half a quantization step (plus the f16 rounding of d).
                     bound += Math.Abs(w[i]) * (amax / 127.0 * 0.5 + Math.Abs(x[i]) * 1e-3) + Math.Abs((double)w[i] * x[i]) * 1e-5;
                 }
             }
             Assert.True(Math.Abs(dot - exact) <= bound + 1e-12, $"{type} {columns}: {dot} vs {exact} (bound {bound})");
-            Assert.True(bound < 0.05 * Math.Abs(exact) + 1e-3 * columns, "the bound itself is meaningful");
+            Assert.True(bound < 0.2 * magnitude, $"the bound itself is meaningful ({bound} vs {magnitude})");
         }
     }
 
@@ -210,9 +214,9 @@ public unsafe class QuantizedDotTests
         {
             if (RowKernels.UsesActivationScales(type))
                 for (int t = 0; t < 4; t++) RowKernels.ActivationScales(type, pa + t * actBytes, columns, ps + t * (columns / 32));
+            float* r = stackalloc float[4];
             for (int tokens = 1; tokens <= 4; tokens++)
             {
-                float* r = stackalloc float[4];
                 RowKernels.DotRows(type, pr, pa, actBytes, ps, columns, tokens, r);
                 for (int t = 0; t < tokens; t++)
                     Assert.Equal(BitConverter.SingleToInt32Bits(RowKernels.Dot(type, pr, pa + t * actBytes, columns)), BitConverter.SingleToInt32Bits(r[t]));
@@ -263,9 +267,9 @@ public unsafe class QuantizedDotTests
 
     [Theory]
     [InlineData(GgmlType.Q8_0, 0.5 / 127)]
-    [InlineData(GgmlType.Q4_0, 0.5 / 8)]
+    [InlineData(GgmlType.Q4_0, 1.0 / 8)] // the extreme maps to −8, so +amax clamps to 7: one full step
     [InlineData(GgmlType.Q4_1, 0.5 / 15 * 2)]
-    [InlineData(GgmlType.Q5_0, 0.5 / 16)]
+    [InlineData(GgmlType.Q5_0, 1.0 / 16)]
     [InlineData(GgmlType.Q5_1, 0.5 / 31 * 2)]
     public void QuantizeRowRoundTripsWithinHalfAStep(GgmlType type, double relativeStep)
     {
