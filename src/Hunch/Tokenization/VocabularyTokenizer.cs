@@ -90,8 +90,10 @@ internal abstract class VocabularyTokenizer : ITokenizer
             }
             Texts[i] = t;
             TextBytes[i] = Encoding.UTF8.GetBytes(t);
+            // llama.cpp requires unique texts; text decoding can merge distinct invalid-UTF-8 entries, so a
+            // repeat is reported rather than fatal, and the later id wins as in llama.cpp's map.
             if (!TokenToId.Set(TextBytes[i], i))
-                throw new GgufException($"token {i} '{t}' appears twice in the vocabulary", -1, "tokenizer.ggml.tokens");
+                Warn($"token {i} '{t}' appears twice in the vocabulary (tokenizer.ggml.tokens); text lookups use the later id");
             Attributes[i] = types is null ? TokenAttributes.Normal : types[i] switch
             {
                 1 => TokenAttributes.Normal,
