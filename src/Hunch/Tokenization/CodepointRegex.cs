@@ -144,7 +144,7 @@ internal sealed class CodepointRegex
         bool collapsed = UsesCategories(pattern);
         var parser = new Parser(pattern, collapsed);
         var node = parser.ParseAll();
-        var compiler = new Compiler(parser.Sets);
+        var compiler = new Compiler();
         compiler.Emit(node);
         compiler.Add(new Inst(Op.Match, 0, 0));
         compiler.EmitPendingLooks();
@@ -589,11 +589,10 @@ internal sealed class CodepointRegex
 
     // ---------------------------------------------------------------- compiling
 
-    sealed class Compiler(List<CharSet> sets)
+    sealed class Compiler
     {
         public readonly List<Inst> Program = [];
         readonly List<(int At, Node Body)> _pendingLooks = [];
-        readonly List<CharSet> _sets = sets;
 
         public int Add(Inst i) { Program.Add(i); return Program.Count - 1; }
 
@@ -665,7 +664,6 @@ internal sealed class CodepointRegex
                 Add(new Inst(Op.Match, 0, 0));
                 Program[at] = new Inst(Program[at].Op, start, 0);
             }
-            _ = _sets;
         }
     }
 }
