@@ -80,6 +80,30 @@ public sealed class InflateTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void TiedQwen2WithBiasesInflatesExactly()
+    {
+        // A qwen2 source exercises q/k/v biases, NeoX rope and tied embeddings (the inflation must add an unscaled
+        // output.weight, since the scaled embeddings would scale the logits).
+        string src = Path.Combine(_dir, "qwen.gguf"), dst = Path.Combine(_dir, "qwen-x4.gguf");
+        SyntheticModel.Write(src, new SyntheticModelOptions
+        {
+            Architecture = "qwen2", EmbeddingSize = 64, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, FeedForwardSize = 96,
+            VocabSize = 300, TiedEmbeddings = true, RopeBase = 1e6f, RmsEps = 1e-6f, Seed = 11,
+        });
+        SyntheticModel.Inflate(src, dst, 4, 3);
+        using var a = TransformerModel.Load(src);
+        using var b = TransformerModel.Load(dst);
+        Assert.Null(a.File.FindTensor("output.weight"));
+        Assert.NotNull(b.File.FindTensor("output.weight"));
+        Assert.Equal((256, 16, 8, 384, 3), (b.Config.EmbeddingSize, b.Config.HeadCount, b.Config.KvHeadCount, b.Config.FeedForwardSize, b.Config.LayerCount));
+        int[] prompt = [1, 17, 290, 44, 100, 3, 259, 260];
+        var (ta, la) = Greedy(a, prompt, 6);
+        var (tb, lb) = Greedy(b, prompt, 6);
+        Assert.Equal(ta, tb);
+        for (int i = 0; i < la.Length; i++) Assert.Equal(la[i], lb[i]);
+    }
+
+    [Fact]
     public void WidenedLayoutPadsAndScales()
     {
         string path = Path.Combine(_dir, "wide.gguf");

@@ -6,7 +6,7 @@ using Hunch.Models;
 namespace Hunch.Tests.Gguf;
 
 /// <summary>The <c>synth</c> and <c>inflate</c> commands, invoked in-process through System.CommandLine.</summary>
-public sealed class ModelToolCommandTests : IDisposable
+public sealed class ModelToolCommandTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("hunch-tools-").FullName;
 
@@ -56,6 +56,22 @@ public sealed class ModelToolCommandTests : IDisposable
         Assert.Equal(1, Invoke("inflate", path, "--width", "2", "--layers", "2"));
         Assert.Equal(1, Invoke("inflate", path, "-m", Path.Combine(_dir, "missing.gguf")));
         Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void SynthDefaultsGiveA200MParameterLlama()
+    {
+        // One command: `hunch synth OUT` is the cost-realistic shape (hidden 1024, 16 layers, 16/8 heads, ff 2816) in Q8_0.
+        string path = Path.Combine(_dir, "synth.gguf");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, Invoke("synth", path));
+        output.WriteLine($"written in {sw.Elapsed.TotalSeconds:F1} s, {new FileInfo(path).Length >> 20} MiB");
+        using (var f = GgufFile.Open(path))
+            Assert.InRange(f.Tensors.Sum(t => t.ElementCount), 190_000_000, 210_000_000);
+        using var model = TransformerModel.Load(path);
+        Assert.Equal((1024, 16, 16, 8, 2816), (model.Config.EmbeddingSize, model.Config.LayerCount, model.Config.HeadCount, model.Config.KvHeadCount, model.Config.FeedForwardSize));
+        Assert.All(SyntheticModelTests.LastLogits(model, [1, 2, 3]), x => Assert.True(float.IsFinite(x)));
     }
 
     [Fact]
