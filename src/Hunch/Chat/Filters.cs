@@ -38,14 +38,21 @@ internal static partial class Filters
             case "abs":
                 return value switch
                 {
-                    long l => checked(Math.Abs(l)),
-                    double d => Math.Abs(d),
-                    bool b => b ? 1L : 0L,
+                    long l => (object)checked(Math.Abs(l)),
+                    double d => (object)Math.Abs(d),
+                    bool b => (object)(b ? 1L : 0L),
                     Undefined u => throw PyOps.UndefinedError(u, line),
                     _ => throw new ChatTemplateException($"bad operand type for abs(): '{PyFormat.TypeName(value)}'", line),
                 };
             case "attr":
-                return PyOps.GetAttr(value, a.String(0, "name"), line);
+            {
+                // jinja2's attr filter looks up Python attributes only (no item fallback).
+                string attrName = a.String(0, "name");
+                if (value is PyNamespace or LoopObject) return PyOps.GetAttr(value, attrName, line);
+                if (value is Undefined u) throw PyOps.UndefinedError(u, line);
+                if (value is not null && Methods.IsMethod(value, attrName, out _)) return PyOps.GetAttr(value, attrName, line);
+                return new Undefined($"'{PyFormat.TypeName(value)} object' has no attribute '{attrName}'");
+            }
             case "batch":
             {
                 long size = a.Int(0, "linecount", 1);
@@ -136,7 +143,7 @@ internal static partial class Filters
                 return Indent(interp, value, a, line);
             case "items":
             {
-                if (value is Undefined { UnsafeAccess: false }) return new PyGenerator(new List<object?>(), "generator");
+                if (value is Undefined) return new PyGenerator(new List<object?>(), "generator");
                 if (value is not PyDict d) throw new ChatTemplateException("Can only get item pairs from a mapping.", line);
                 var pairs = new List<object?>(d.Count);
                 foreach (var kv in d) pairs.Add(new PyTuple([PyOps.FromKey(kv.Key), kv.Value]));
@@ -295,7 +302,6 @@ internal static partial class Filters
         PyTuple t => (long)t.Count,
         PyDict d => (long)d.Count,
         PyNamespace => throw new ChatTemplateException("object of type 'Namespace' has no len()", line),
-        Undefined { UnsafeAccess: true } u => throw PyOps.UndefinedError(u, line),
         Undefined => 0L,
         _ => throw new ChatTemplateException($"object of type '{PyFormat.TypeName(value)}' has no len()", line),
     };
@@ -450,16 +456,37 @@ internal static partial class Filters
             if (value is long or bool) return value is bool b ? (b ? 1L : 0L) : value;
             double d = (double)value!;
             if (precision > 15) return d;
-            if (precision < 0)
-            {
-                double p = Math.Pow(10, -precision);
-                return Math.Round(d / p, MidpointRounding.ToEven) * p;
-            }
-            return Math.Round(d, (int)precision, MidpointRounding.ToEven);
+            return RoundHalfEven(d, (int)Math.Max(precision, -400));
         }
         double scale = Math.Pow(10, precision);
         double x = PyOps.ToDouble(value) * scale;
         return (method == "ceil" ? Math.Ceiling(x) : Math.Floor(x)) / scale;
+    }
+
+    /// <summary>
+    /// Python's round(float, n): half-to-even on the exact binary value (not on a scaled approximation), so that
+    /// round(2.675, 2) is 2.67 as in Python.
+    /// </summary>
+    private static double RoundHalfEven(double d, int ndigits)
+    {
+        if (double.IsNaN(d) || double.IsInfinity(d) || d == 0) return d;
+        long bits = BitConverter.DoubleToInt64Bits(d);
+        bool negative = bits < 0;
+        int exp = (int)((bits >> 52) & 0x7FF);
+        long frac = bits & 0xFFFFFFFFFFFFFL;
+        long mant = exp == 0 ? frac : frac | (1L << 52);
+        int e2 = (exp == 0 ? 1 : exp) - 1075; // |d| = mant * 2^e2 exactly
+        // scaled = mant * 2^e2 * 10^ndigits as a fraction num/den
+        var num = new System.Numerics.BigInteger(mant);
+        var den = System.Numerics.BigInteger.One;
+        if (e2 >= 0) num <<= e2; else den <<= -e2;
+        if (ndigits >= 0) num *= System.Numerics.BigInteger.Pow(10, ndigits); else den *= System.Numerics.BigInteger.Pow(10, -ndigits);
+        var q = System.Numerics.BigInteger.DivRem(num, den, out var rem);
+        int cmp = (rem * 2).CompareTo(den);
+        if (cmp > 0 || (cmp == 0 && !q.IsEven)) q += 1;
+        string text = q.ToString(CultureInfo.InvariantCulture) + "e" + (-ndigits).ToString(CultureInfo.InvariantCulture);
+        double r = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return negative ? -r : r;
     }
 
     private static object? ToInt(object? value, object? fallback, long numberBase, int line)

@@ -151,9 +151,7 @@ internal sealed partial class Interpreter
                 break;
             case OutputStmt o:
             {
-                var v = Eval(o.Value, scope);
-                if (v is Undefined { UnsafeAccess: true } u) throw new ChatTemplateException(u.Message, o.Line);
-                Append(sb, PyFormat.Str(v), o.Line);
+                Append(sb, PyFormat.Str(Eval(o.Value, scope)), o.Line);
                 break;
             }
             case IfStmt i:
@@ -369,7 +367,7 @@ internal sealed partial class Interpreter
                     ? Eval(d, scope)
                     : new Undefined($"parameter '{def.Params[i]}' was not provided"));
             }
-            scope.Set("varargs", varargs);
+            scope.Set("varargs", new PyTuple(varargs.ToArray()));
             scope.Set("kwargs", extraKwargs);
             if (macro.Caller is not null) scope.Set("caller", macro.Caller);
             var sb = new StringBuilder();

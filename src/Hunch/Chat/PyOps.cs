@@ -59,8 +59,7 @@ internal static class PyOps
                 }
                 return chars;
             }
-            case Undefined u:
-                if (u.UnsafeAccess) throw UndefinedError(u, line);
+            case Undefined:
                 return new List<object?>();
             default:
                 throw new ChatTemplateException($"'{PyFormat.TypeName(v)}' object is not iterable", line);
@@ -212,11 +211,7 @@ internal static class PyOps
 
     // ------------------------------------------------------------------ operators
 
-    public static string StrForOutput(object? v, int line)
-    {
-        if (v is Undefined { UnsafeAccess: true } u) throw UndefinedError(u, line);
-        return PyFormat.Str(v);
-    }
+    public static string StrForOutput(object? v, int line) => PyFormat.Str(v);
 
     public static object? Unary(string op, object? v, int line)
     {
@@ -469,8 +464,13 @@ internal static class PyOps
             case PyDict d:
                 if (item is List<object?> or PyDict) throw new ChatTemplateException($"unhashable type: '{PyFormat.TypeName(item)}'", line);
                 return item is not Undefined && d.ContainsKey(HashableKey(item, line));
-            case Undefined u:
-                if (u.UnsafeAccess) throw UndefinedError(u, line);
+            case Undefined:
+                return false;
+            case PyGenerator g:
+                foreach (var x in g.Consume())
+                {
+                    if (PyEquals(x, item)) return true;
+                }
                 return false;
             default:
                 throw new ChatTemplateException($"argument of type '{PyFormat.TypeName(container)}' is not iterable", line);
