@@ -21,6 +21,12 @@ internal static partial class Filters
 
     public static object? Apply(Interpreter interp, string name, object? value, List<object?> args, List<KeyValuePair<string, object?>> kwargs, int line)
     {
+        if (name is "safe") return value is PyMarkup ? value : new PyMarkup(SoftStr(value, line));
+        if (name is "e" or "escape" && value is PyMarkup) return value;
+        if (name is "e" or "escape" or "forceescape") return new PyMarkup(interp.Charged(HtmlEscape(SoftStr(value, line)), line));
+        if (name is "string" && value is PyMarkup) return value;
+        value = PyOps.Plain(value);
+        for (int i = 0; i < args.Count; i++) args[i] = PyOps.Plain(args[i]);
         var a = new ArgList(name, args, kwargs, line);
         object? result = ApplyCore(interp, name, value, a);
         if (result is string s) interp.Charge(s.Length, line);

@@ -7,8 +7,12 @@ internal static class PyOps
 {
     public static ChatTemplateException UndefinedError(Undefined u, int line) => new(u.Message, line);
 
+    /// <summary>Markup as its plain text; everything else unchanged.</summary>
+    public static object? Plain(object? v) => v is PyMarkup m ? m.Value : v;
+
     public static bool Truthy(object? v) => v switch
     {
+        PyMarkup m => m.Value.Length > 0,
         null => false,
         Undefined => false,
         bool b => b,
@@ -34,7 +38,7 @@ internal static class PyOps
     /// <summary>Python's iter(): lists, tuples, dict keys, string characters; Undefined iterates as empty.</summary>
     public static List<object?> Iterate(object? v, int line)
     {
-        switch (v)
+        switch (Plain(v))
         {
             case List<object?> l: return new List<object?>(l);
             case PyTuple t: return new List<object?>(t.Items);
@@ -66,12 +70,12 @@ internal static class PyOps
         }
     }
 
-    public static object HashableKey(object? key, int line) => key switch
+    public static object HashableKey(object? key, int line) => Plain(key) switch
     {
         null => NoneKey.Instance,
         List<object?> or PyDict or PyNamespace => throw new ChatTemplateException($"unhashable type: '{PyFormat.TypeName(key)}'", line),
         Undefined u => throw UndefinedError(u, line),
-        _ => key,
+        var k => k,
     };
 
     /// <summary>Stand-in for None as a dict key (dictionary keys cannot be null).</summary>
@@ -88,6 +92,7 @@ internal static class PyOps
     /// <summary>jinja2 sandbox getattr: Python attribute first (methods), then item; missing gives Undefined.</summary>
     public static object? GetAttr(object? obj, string name, int line)
     {
+        obj = Plain(obj);
         switch (obj)
         {
             case Undefined u:
@@ -111,6 +116,8 @@ internal static class PyOps
     /// <summary>jinja2 sandbox getitem: item first, then attribute for string keys; missing gives Undefined.</summary>
     public static object? GetItem(object? obj, object? key, int line)
     {
+        obj = Plain(obj);
+        key = Plain(key);
         switch (obj)
         {
             case Undefined u:
@@ -143,6 +150,7 @@ internal static class PyOps
 
     public static object? Slice(Interpreter interp, object? target, object? start, object? stop, object? step, int line)
     {
+        target = Plain(target);
         int count = target switch
         {
             string s => s.Length,
@@ -241,6 +249,7 @@ internal static class PyOps
 
     private static object? BinaryCore(Interpreter interp, string op, object? a, object? b, int line)
     {
+        if (a is PyMarkup || b is PyMarkup) return MarkupBinary(interp, op, a, b, line);
         if (IsNumber(a) && IsNumber(b))
         {
             bool bothInt = a is long or bool && b is long or bool;
@@ -353,6 +362,46 @@ internal static class PyOps
         throw new ChatTemplateException($"unsupported operand type(s) for {op}: '{PyFormat.TypeName(a)}' and '{PyFormat.TypeName(b)}'", line);
     }
 
+    /// <summary>markupsafe: Markup + str escapes the str; Markup * n repeats; Markup % args escapes the arguments.</summary>
+    private static object? MarkupBinary(Interpreter interp, string op, object? a, object? b, int line)
+    {
+        static string Escaped(object? v) => v is PyMarkup m ? m.Value : Filters.HtmlEscape((string)v!);
+        switch (op)
+        {
+            case "+" when a is string or PyMarkup && b is string or PyMarkup:
+            {
+                string r = Escaped(a) + Escaped(b);
+                interp.Charge(r.Length, line);
+                return new PyMarkup(r);
+            }
+            case "*" when a is PyMarkup ma && b is long or bool:
+                return new PyMarkup((string)BinaryCore(interp, "*", ma.Value, b, line)!);
+            case "*" when b is PyMarkup mb && a is long or bool:
+                return new PyMarkup((string)BinaryCore(interp, "*", a, mb.Value, line)!);
+            case "%" when a is PyMarkup fmt:
+            {
+                static object? EscapeArg(object? v) => v is string s ? new PyMarkup(Filters.HtmlEscape(s)) : v;
+                object? args = b switch
+                {
+                    PyTuple t => new PyTuple(Array.ConvertAll(t.Items, EscapeArg)),
+                    PyDict d => EscapeDict(d),
+                    _ => EscapeArg(b),
+                };
+                return new PyMarkup(interp.Charged(Methods.PercentFormat(fmt.Value, args, line), line));
+
+                static PyDict EscapeDict(PyDict d)
+                {
+                    var r = new PyDict();
+                    foreach (var kv in d) r[kv.Key] = EscapeArg(kv.Value);
+                    return r;
+                }
+            }
+        }
+        if (op == "+" && a is PyMarkup)
+            throw new ChatTemplateException($"can only concatenate str (not \"{PyFormat.TypeName(b)}\") to str", line);
+        return BinaryCore(interp, op, Plain(a), Plain(b), line);
+    }
+
     private static long FloorDiv(long x, long y)
     {
         long q = x / y;
@@ -364,6 +413,8 @@ internal static class PyOps
 
     public static bool PyEquals(object? a, object? b)
     {
+        a = Plain(a);
+        b = Plain(b);
         if (a is PyOps.NoneKey) a = null;
         if (b is PyOps.NoneKey) b = null;
         if (a is null || b is null) return a is null && b is null;
@@ -409,6 +460,8 @@ internal static class PyOps
     /// <summary>Python ordering (&lt;); raises for types Python cannot order.</summary>
     public static int Order(object? a, object? b, int line)
     {
+        a = Plain(a);
+        b = Plain(b);
         if (a is Undefined ua) throw UndefinedError(ua, line);
         if (b is Undefined ub) throw UndefinedError(ub, line);
         if (IsNumber(a) && IsNumber(b))
@@ -449,6 +502,8 @@ internal static class PyOps
 
     public static bool Contains(object? container, object? item, int line)
     {
+        container = Plain(container);
+        item = Plain(item);
         switch (container)
         {
             case string s:
