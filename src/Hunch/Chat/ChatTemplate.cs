@@ -83,6 +83,11 @@ public sealed class ChatTemplate
         {
             throw new ChatTemplateException("template evaluation nested too deeply", kind: ChatTemplateErrorKind.LimitExceeded);
         }
+        catch (Exception e) when (e is not ChatTemplateException and not OutOfMemoryException)
+        {
+            // A template must never take the caller down with an unexpected exception type.
+            throw new ChatTemplateException($"internal error while rendering: {e.Message}", e);
+        }
     }
 
     /// <summary>Renders a conversation with the usual variables.</summary>

@@ -14,7 +14,7 @@ internal static partial class Filters
     private static partial Regex Word();
 
     public static bool Exists(string name) => name is "abs" or "attr" or "batch" or "capitalize" or "center" or "count"
-        or "d" or "default" or "dictsort" or "e" or "escape" or "first" or "float" or "forceescape" or "format" or "indent"
+        or "d" or "default" or "dictsort" or "e" or "escape" or "first" or "float" or "forceescape" or "format" or "groupby" or "indent"
         or "int" or "items" or "join" or "last" or "length" or "list" or "lower" or "map" or "max" or "min" or "pprint"
         or "reject" or "rejectattr" or "replace" or "reverse" or "round" or "safe" or "select" or "selectattr" or "sort"
         or "string" or "sum" or "title" or "tojson" or "trim" or "truncate" or "unique" or "upper" or "wordcount";
@@ -147,6 +147,30 @@ internal static partial class Filters
             }
             case "indent":
                 return Indent(interp, value, a, line);
+            case "groupby":
+            {
+                var attribute = a.Required(0, "attribute");
+                var fallback = a.Get(1, "default");
+                bool caseSensitive = a.Bool(2, "case_sensitive", false);
+                var items = PyOps.Iterate(value, line);
+                var sorted = SortBy(items, item => Fold(AttrGetter(item, attribute, fallback, line), caseSensitive), false, line);
+                var groups = new List<object?>();
+                object? currentKey = null;
+                List<object?>? current = null;
+                foreach (var item in sorted)
+                {
+                    var key = Fold(AttrGetter(item, attribute, fallback, line), caseSensitive);
+                    if (current is null || !PyOps.PyEquals(key, currentKey))
+                    {
+                        current = new List<object?>();
+                        currentKey = key;
+                        // jinja2 reports the grouper of the first item as it is (not case-folded)
+                        groups.Add(new PyTuple([AttrGetter(item, attribute, fallback, line), current], ["grouper", "list"]));
+                    }
+                    current.Add(item);
+                }
+                return groups;
+            }
             case "items":
             {
                 if (value is Undefined) return new PyGenerator(new List<object?>(), "generator");
@@ -179,7 +203,7 @@ internal static partial class Filters
             case "lower":
                 return SoftStr(value, line).ToLowerInvariant();
             case "upper":
-                return SoftStr(value, line).ToUpperInvariant();
+                return Methods.PyUpper(SoftStr(value, line));
             case "map":
                 return Map(interp, value, a, line);
             case "max":
@@ -303,7 +327,7 @@ internal static partial class Filters
 
     private static object? Length(object? value, int line) => value switch
     {
-        string s => (long)s.Length,
+        string s => (long)PyOps.CodePointCount(s),
         List<object?> l => (long)l.Count,
         PyTuple t => (long)t.Count,
         PyDict d => (long)d.Count,
@@ -321,11 +345,19 @@ internal static partial class Filters
         var order = new int[items.Count];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         // Python's sort is stable, also when reversed (equal items keep their order).
-        var sorted = order.OrderBy(i => i, Comparer<int>.Create((x, y) =>
+        List<int> sorted;
+        try
         {
-            int c = PyOps.Order(keys[x], keys[y], line);
-            return reverse ? -c : c;
-        })).ToList();
+            sorted = order.OrderBy(i => i, Comparer<int>.Create((x, y) =>
+            {
+                int c = PyOps.Order(keys[x], keys[y], line);
+                return reverse ? -c : c;
+            })).ToList();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is ChatTemplateException inner)
+        {
+            throw inner; // the sort wraps comparer exceptions; report the template's type error itself
+        }
         var result = new List<object?>(items.Count);
         foreach (var i in sorted) result.Add(items[i]);
         return result;

@@ -70,6 +70,27 @@ internal static class PyOps
         }
     }
 
+    public static bool HasSurrogate(string s)
+    {
+        foreach (char c in s) if (char.IsSurrogate(c)) return true;
+        return false;
+    }
+
+    public static int CodePointCount(string s)
+    {
+        if (!HasSurrogate(s)) return s.Length;
+        int n = 0;
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
+            n++;
+        }
+        return n;
+    }
+
+    /// <summary>The string as a list of one-code-point strings (a surrogate pair stays together).</summary>
+    public static List<object?> CodePoints(string s) => Iterate(s, 0);
+
     public static object HashableKey(object? key, int line) => Plain(key) switch
     {
         null => NoneKey.Instance,
@@ -101,6 +122,8 @@ internal static class PyOps
                 return loop.GetAttr(name);
             case PyNamespace ns:
                 return ns.Attributes.TryGetValue(name, out var nv) ? nv : new Undefined($"'Namespace' object has no attribute '{name}'");
+            case PyTuple { FieldNames: { } names } named when Array.IndexOf(names, name) >= 0:
+                return named[Array.IndexOf(names, name)];
         }
         if (obj is not null && Methods.IsMethod(obj, name, out bool safe))
         {
@@ -125,6 +148,13 @@ internal static class PyOps
             case PyDict d:
                 if (key is not (List<object?> or PyDict or Undefined) && d.TryGetValue(HashableKey(key, line), out var v)) return v;
                 break;
+            case string str when str.Length > 0 && HasSurrogate(str) && key is long or bool:
+            {
+                var cps = CodePoints(str);
+                long idx = key is bool b ? (b ? 1 : 0) : (long)key!;
+                if (idx < 0) idx += cps.Count;
+                return idx >= 0 && idx < cps.Count ? cps[(int)idx] : new Undefined($"'str object' has no element {PyFormat.Str(key)}");
+            }
             case List<object?> or PyTuple or string:
                 if (key is long or bool)
                 {
@@ -151,6 +181,12 @@ internal static class PyOps
     public static object? Slice(Interpreter interp, object? target, object? start, object? stop, object? step, int line)
     {
         target = Plain(target);
+        if (target is string surrogateText && HasSurrogate(surrogateText))
+        {
+            // Python indexes code points; slice the list of code points and join.
+            var sliced = (List<object?>)Slice(interp, CodePoints(surrogateText), start, stop, step, line)!;
+            return string.Concat(sliced.Cast<string>());
+        }
         int count = target switch
         {
             string s => s.Length,

@@ -37,9 +37,12 @@ internal sealed class PyMarkup(string value)
 }
 
 /// <summary>An immutable Python tuple.</summary>
-internal sealed class PyTuple(object?[] items) : IReadOnlyList<object?>
+internal sealed class PyTuple(object?[] items, string[]? fieldNames = null) : IReadOnlyList<object?>
 {
     public object?[] Items { get; } = items;
+
+    /// <summary>Attribute names of a named tuple (groupby's grouper/list), or null.</summary>
+    public string[]? FieldNames { get; } = fieldNames;
     public int Count => Items.Length;
     public object? this[int index] => Items[index];
     public IEnumerator<object?> GetEnumerator() => ((IEnumerable<object?>)Items).GetEnumerator();
