@@ -310,6 +310,21 @@ c("{{ u|sum }}|{{ u|max }}|{{ u|min }}|{{ u|batch(2)|list }}|{{ u|dictsort }}")
 c("{{ u|format }}")
 c("{{ u|pprint }}|{{ u|tojson if false }}")
 
+# macro argument binding
+c("{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}")
+c("{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, k=2) }}")
+c("{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, a=2) }}")
+c("{% macro m(a) %}{{ a }}{{ varargs }}{% endmacro %}{{ m(1, 2) }}|{{ m() }}")
+c("{% macro m(a) %}{{ a }}{{ kwargs }}{% endmacro %}{{ m(1, k=2) }}|{{ m(a=3) }}")
+c("{% macro m(a) %}{{ caller() }}{% endmacro %}{{ m(1) }}")
+c("{% macro m(a, b=a) %}{{ b }}{% endmacro %}{{ m(3) }}")
+c("{% macro m() %}{% if true %}{{ kwargs }}{% endif %}{% endmacro %}{{ m(x=1) }}")
+c("{% macro m() %}x{% endmacro %}{{ m(1) }}")
+c("{% macro m() %}{% macro n() %}{{ varargs }}{% endmacro %}{{ n(1) }}{% endmacro %}{{ m() }}")
+c("{% macro m() %}{% macro n() %}{{ varargs }}{% endmacro %}{{ n(1) }}{% endmacro %}{{ m(2) }}")
+c("{% macro m(x) %}[{{ caller(x) }}]{% endmacro %}{% call(y) m(5) %}{{ y * 2 }}{% endcall %}")
+c("{% macro m(a, b) %}{{ a }}{{ b }}{% endmacro %}{{ m(b=1, a=2) }}{{ m(*[3, 4]) }}{{ m(**{'a': 5, 'b': 6}) }}")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "..", "..", "..", "..", "..", "shared", "reference", "chat-templates")
 
