@@ -346,6 +346,10 @@ convs = {
  "empty": dict(messages=[]),
  "assistant-last": dict(messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]),
  "extra-vars": dict(messages=[{"role": "user", "content": "Hi"}], date_string="01 Jan 2025", tools_in_user_message=False, builtin_tools=["code_interpreter", "brave_search"], tools=tools),
+ "multimodal": dict(messages=[{"role": "system", "content": [{"type": "text", "text": "Sys text"}]}, {"role": "user", "content": [{"type": "text", "text": "What is this?"}, {"type": "image", "image": "x.png"}]}, {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]}, {"role": "user", "content": "ok"}]),
+ "reasoning": dict(messages=[{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1", "reasoning_content": "think1"}, {"role": "user", "content": "Q2"}, {"role": "assistant", "content": "<think>\nr2\n</think>\n\nA2"}], enable_thinking=False),
+ "tool-call-9": dict(messages=[{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": None, "tool_calls": [{"id": "call_abcdefghi", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}}]}, {"role": "tool", "name": "get_weather", "tool_call_id": "call_abcdefghi", "content": "{\"temp\": 21.5}"}, {"role": "assistant", "content": "Sunny."}], tools=tools),
+ "thinking-on": dict(messages=[{"role": "user", "content": "Hi"}], enable_thinking=True, thinking=True),
 }
 
 if __name__ == "__main__":
@@ -353,7 +357,8 @@ if __name__ == "__main__":
         for t, v in C:
             out.write(json.dumps(render_row({"template": t, "vars": v}, t, v), ensure_ascii=False) + "\n")
     with open(os.path.join(HERE, "jinja2-conversations.jsonl"), "w") as out:
-        for path in sorted(glob.glob(os.path.join(TEMPLATES, "*.jinja"))):
+        # The 17 reference templates, plus one written here that mixes constructs of other model families.
+        for path in sorted(glob.glob(os.path.join(TEMPLATES, "*.jinja"))) + [os.path.join(HERE, "mixed-constructs.jinja")]:
             src = open(path).read()
             for name, kw in convs.items():
                 for agp in (True, False):
