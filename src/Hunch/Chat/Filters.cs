@@ -103,7 +103,8 @@ internal static partial class Filters
             }
             case "dictsort":
             {
-                if (value is not PyDict d) throw new ChatTemplateException("You can only sort by either 'key' or 'value'", line);
+                if (value is Undefined u) throw PyOps.UndefinedError(u, line);
+                if (value is not PyDict d) throw new ChatTemplateException($"'{PyFormat.TypeName(value)}' object has no attribute 'items'", line);
                 bool caseSensitive = a.Bool(0, "case_sensitive", false);
                 string by = a.String(1, "by", "key");
                 bool reverse = a.Bool(2, "reverse", false);

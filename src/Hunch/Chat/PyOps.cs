@@ -131,7 +131,7 @@ internal static class PyOps
                 : new Undefined($"access to attribute '{name}' of '{PyFormat.TypeName(obj)}' object is unsafe.", unsafeAccess: true);
         }
         if (obj is PyDict d && d.TryGetValue(name, out var dv)) return dv;
-        return new Undefined($"'{DescribeObject(obj)}' has no attribute '{name}'");
+        return new Undefined($"'{DescribeObject(obj)}' has no attribute {PyFormat.Repr(name)}");
     }
 
     private static string DescribeObject(object? obj) => obj is null ? "None" : $"{PyFormat.TypeName(obj)} object";
@@ -153,7 +153,7 @@ internal static class PyOps
                 var cps = CodePoints(str);
                 long idx = key is bool b ? (b ? 1 : 0) : (long)key!;
                 if (idx < 0) idx += cps.Count;
-                return idx >= 0 && idx < cps.Count ? cps[(int)idx] : new Undefined($"'str object' has no element {PyFormat.Str(key)}");
+                return idx >= 0 && idx < cps.Count ? cps[(int)idx] : new Undefined($"str object has no element {PyFormat.Repr(key)}");
             }
             case List<object?> or PyTuple or string:
                 if (key is long or bool)
@@ -163,7 +163,7 @@ internal static class PyOps
                     if (idx < 0) idx += count;
                     if (idx >= 0 && idx < count)
                         return obj is string str ? str[(int)idx].ToString() : ((IReadOnlyList<object?>)obj)[(int)idx];
-                    return new Undefined($"'{PyFormat.TypeName(obj)} object' has no element {PyFormat.Str(key)}");
+                    return new Undefined($"{PyFormat.TypeName(obj)} object has no element {PyFormat.Repr(key)}");
                 }
                 break;
             case LoopObject loop when key is string ls:
@@ -175,7 +175,9 @@ internal static class PyOps
                 return safe ? new BoundMethod(obj, name)
                     : new Undefined($"access to attribute '{name}' of '{PyFormat.TypeName(obj)}' object is unsafe.", unsafeAccess: true);
         }
-        return new Undefined($"'{DescribeObject(obj)}' has no attribute '{PyFormat.Str(key)}'");
+        return key is string ks
+            ? new Undefined($"'{DescribeObject(obj)}' has no attribute {PyFormat.Repr(ks)}")
+            : new Undefined($"{DescribeObject(obj)} has no element {PyFormat.Repr(key)}");
     }
 
     public static object? Slice(Interpreter interp, object? target, object? start, object? stop, object? step, int line)

@@ -149,3 +149,47 @@ public class ChatTemplateTests
         Assert.True(rendered >= 14, $"only {rendered} templates rendered");
     }
 }
+
+public class ChatTemplateGgufTests
+{
+    private static byte[] GgufWithString(string key, string value)
+    {
+        using var ms = new MemoryStream();
+        using var w = new BinaryWriter(ms);
+        w.Write(0x46554747u); // "GGUF"
+        w.Write(3u);          // version
+        w.Write(0UL);         // tensor count
+        w.Write(1UL);         // metadata count
+        var k = System.Text.Encoding.UTF8.GetBytes(key);
+        w.Write((ulong)k.Length);
+        w.Write(k);
+        w.Write(8u);          // string
+        var v = System.Text.Encoding.UTF8.GetBytes(value);
+        w.Write((ulong)v.Length);
+        w.Write(v);
+        w.Flush();
+        return ms.ToArray();
+    }
+
+    [Fact]
+    public void ReadsTheTemplateFromGgufMetadata()
+    {
+        string source = File.ReadAllText(Path.Combine(ChatTestPaths.ChatTemplates, "google-gemma-2-2b-it.jinja"));
+        using var file = Hunch.Gguf.GgufFile.FromBytes(GgufWithString(ChatTemplate.MetadataKey, source));
+        var template = ChatTemplate.FromGguf(file);
+        Assert.False(template.IsPlainFallback);
+        Assert.Equal(source, template.Source);
+        Assert.Equal("<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n",
+            template.Render([new ChatMessage("user", "Hi")], addGenerationPrompt: true, bosToken: "<bos>"));
+    }
+
+    [Fact]
+    public void FallsBackToPlainWhenTheModelHasNoTemplate()
+    {
+        using var file = Hunch.Gguf.GgufFile.Open(Path.Combine(ChatTestPaths.Root, "..", "shared", "models", "pycoder.gguf"));
+        Assert.Null(file.GetString(ChatTemplate.MetadataKey));
+        var template = ChatTemplate.FromGguf(file);
+        Assert.True(template.IsPlainFallback);
+        Assert.Same(ChatTemplate.PlainFallback, template);
+    }
+}

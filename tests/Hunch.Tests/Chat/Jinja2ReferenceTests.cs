@@ -14,7 +14,11 @@ public class Jinja2ReferenceTests
     private static string DataFile(string name) => Path.Combine(ChatTestPaths.Root, "tests", "Hunch.Tests", "Chat", "Data", name);
 
     private static readonly Lazy<List<JsonElement>> ExpressionRows = new(() => Load("jinja2-expressions.jsonl"));
-    private static readonly Lazy<List<JsonElement>> ConversationRows = new(() => Load("jinja2-conversations.jsonl"));
+    private static readonly Lazy<Dictionary<string, JsonElement>> ConversationRows =
+        new(() => Load("jinja2-conversations.jsonl").ToDictionary(ConversationId));
+
+    private static string ConversationId(JsonElement r) =>
+        $"{Path.GetFileNameWithoutExtension(r.GetProperty("template").GetString())}|{r.GetProperty("conversation").GetString()}|agp={r.GetProperty("vars").GetProperty("add_generation_prompt").GetBoolean()}";
 
     private static List<JsonElement> Load(string file)
     {
@@ -34,8 +38,7 @@ public class Jinja2ReferenceTests
 
     public static IEnumerable<object[]> ConversationCases()
     {
-        foreach (var r in Load("jinja2-conversations.jsonl"))
-            yield return [$"{Path.GetFileNameWithoutExtension(r.GetProperty("template").GetString())}|{r.GetProperty("conversation").GetString()}|agp={r.GetProperty("vars").GetProperty("add_generation_prompt").GetBoolean()}"];
+        foreach (var r in Load("jinja2-conversations.jsonl")) yield return [ConversationId(r)];
     }
 
     private static void Check(string source, JsonElement row)
@@ -65,8 +68,7 @@ public class Jinja2ReferenceTests
     [MemberData(nameof(ConversationCases))]
     public void RealTemplateConversationMatchesJinja2(string id)
     {
-        var row = ConversationRows.Value.Single(r =>
-            $"{Path.GetFileNameWithoutExtension(r.GetProperty("template").GetString())}|{r.GetProperty("conversation").GetString()}|agp={r.GetProperty("vars").GetProperty("add_generation_prompt").GetBoolean()}" == id);
+        var row = ConversationRows.Value[id];
         string file = row.GetProperty("template").GetString()!;
         string path = Path.Combine(ChatTestPaths.ChatTemplates, file);
         if (!File.Exists(path)) path = DataFile(file); // mixed-constructs.jinja lives next to the data
