@@ -59,12 +59,12 @@ public class GreedyIdentityTests(ModelPair pair)
         using var drafter = ModelDrafterFactory.Create(Resolve(spec), pair.Target);
         var gen = new Generator(pair.Target, null);
         long drafted = 0;
-        // Every 12th prompt: 5 prompts spread over the set, one generator so prefix reuse and cache rollback mix.
-        for (int i = 0; i < cases.Length; i += 12)
+        // Three prompts spread over the set, one generator so prefix reuse and cache rollback mix.
+        for (int i = 5; i < cases.Length; i += 25)
         {
             var rc = cases[i];
-            var expected = pair.PlainGreedy(rc, 48);
-            var result = gen.Generate(rc.PromptIds, ModelPair.Options(48), drafter);
+            var expected = pair.PlainGreedy(rc, 40);
+            var result = gen.Generate(rc.PromptIds, ModelPair.Options(40), drafter);
             Assert.Equal(expected, result.Tokens);
             drafted += result.Stats.DraftedTokens;
         }
