@@ -71,6 +71,7 @@ public sealed unsafe partial class TransformerModel
         {
             if (!LayerPlan.Skips(plan.SkipAttention, l)) RunAttentionBlock(l, batch, n);
             if (!LayerPlan.Skips(plan.SkipFeedForward, l)) RunFeedForwardBlock(l, n);
+            if (batch.CaptureLayer == l + 1) batch.StoreLayerHidden(new ReadOnlySpan<float>(ws.X, n * D), n, D);
         }
 
         // Final norm and output matrix for the rows that asked for logits.
@@ -81,6 +82,7 @@ public sealed unsafe partial class TransformerModel
             fixed (float* w = _outputNorm) Ops.RmsNorm(ws.X + (long)i * D, w, ws.H + (long)m * D, D, c.RmsEps);
             m++;
         }
+        if (batch.CaptureOutputHidden) batch.StoreOutputHidden(new ReadOnlySpan<float>(ws.H, m * D), m, D);
         var logits = batch.LogitBuffer(c.VocabSize);
         if (m > 0)
             fixed (float* y = logits) _matmul.Multiply(_output, ws.H, m, y);
