@@ -11,6 +11,7 @@ public static class DrafterRegistry
     public static IDrafter Create(string spec, HunchModel model, int treeNodes) => spec switch
     {
         "none" => new NoDrafter(),
+        _ when Hunch.Speculative.Model.ModelDrafterFactory.Handles(spec) => Hunch.Speculative.Model.ModelDrafterFactory.Create(spec, model.Transformer),
         _ => throw new UserException($"unknown drafter '{spec}' (available: {string.Join(", ", Names)})"),
     };
 }

@@ -8,7 +8,7 @@ namespace Hunch.Speculative.Model;
 /// <summary>
 /// Creates the model-based drafters from command-line style specs:
 /// <list type="bullet">
-/// <item><c>model:PATH</c> — a draft model drafting a chain; options after commas: <c>tree</c> (top-3 siblings per
+/// <item><c>model:PATH</c> — a draft model drafting a chain; options after '+' or ',': <c>tree</c> (top-3 siblings per
 /// depth) or <c>width=K</c>, <c>depth=D</c> (length cap), <c>threshold=X</c> (confidence stop), <c>fixed</c> (no
 /// adaptive length); <c>rsd</c> or <c>branch=3-2-2-1</c> (RSD-C tree, siblings without replacement);
 /// <c>beam=W</c> with <c>depth=D</c> (RSD-S stochastic beam search).</item>
@@ -19,6 +19,9 @@ namespace Hunch.Speculative.Model;
 /// </summary>
 public static class ModelDrafterFactory
 {
+    // '+' survives comma-separated method lists (hunch bench --methods); ',' reads better on its own.
+    static readonly char[] OptionSeparators = ['+', ','];
+
     /// <summary>True when <paramref name="spec"/> names one of these drafters.</summary>
     public static bool Handles(string spec) =>
         spec.StartsWith("model:", StringComparison.Ordinal) || spec.StartsWith("self:", StringComparison.Ordinal) || spec == "self";
@@ -37,7 +40,7 @@ public static class ModelDrafterFactory
 
     static IDrafter CreateModel(string rest, TransformerModel target, string spec)
     {
-        var parts = rest.Split(',');
+        var parts = rest.Split(OptionSeparators);
         string path = parts[0];
         if (path.Length == 0) throw new ArgumentException("model: needs a path to a draft GGUF file (model:PATH)");
         var shape = new DraftShape();
@@ -82,7 +85,7 @@ public static class ModelDrafterFactory
 
     static IDrafter CreateSelf(string rest, TransformerModel target)
     {
-        var parts = rest.Split(',');
+        var parts = rest.Split(OptionSeparators);
         var head = parts[0].Split(':');
         var shape = new DraftShape { Threshold = 0.3 };
         int depth = 0;
