@@ -110,8 +110,14 @@ public sealed class Generator
                 MaxNodes = Math.Min(maxNodes, ctx + maxNodes - length),
                 MaxDepth = remaining - 1,
                 Sampling = options.Sampling,
+                TargetCache = _cache,
             };
-            if (remaining > 1) drafter.Propose(context, _tree);
+            if (remaining > 1)
+            {
+                int committedRows = _cache.Length;
+                drafter.Propose(context, _tree);
+                if (_cache.Length != committedRows) throw new InvalidOperationException($"drafter '{drafter.Name}' changed the target cache length");
+            }
             stats.DraftMs += Elapsed(ta);
 
             long tb = Stopwatch.GetTimestamp();
