@@ -42,7 +42,7 @@ public static class JsonSchemaGrammar
         object ::= "{" ws ( string ws ":" ws value ws ( "," ws string ws ":" ws value ws )* )? "}"
         array ::= "[" ws ( value ws ( "," ws value ws )* )? "]"
         string ::= "\"" char* "\""
-        char ::= [^"\\\x00-\x1f] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
+        char ::= [^"\\\x00-\x1f] | "\\" ( ["\\/bfnrt] | "u" ( [0-9a-cA-CefEF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} ) )
         number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?
         ws ::= [ \t\n\r]{0,20}
         """;
@@ -103,7 +103,7 @@ public static class JsonSchemaGrammar
 
         static readonly Dictionary<string, string> s_primitiveRules = new(StringComparer.Ordinal)
         {
-            ["char"] = """char ::= [^"\\\x00-\x1f] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )""",
+            ["char"] = """char ::= [^"\\\x00-\x1f] | "\\" ( ["\\/bfnrt] | "u" ( [0-9a-cA-CefEF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} ) )""",
             ["string"] = """string ::= "\"" char* "\"" """,
             ["integer"] = """integer ::= "-"? ( "0" | [1-9] [0-9]{0,15} )""",
             ["number"] = """number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?""",
