@@ -109,6 +109,16 @@ public sealed class TokenVocabulary
         return new TokenVocabulary(bytes, ends);
     }
 
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ITokenizer, TokenVocabulary> s_cache = new();
+
+    /// <summary>The vocabulary of a tokenizer, built once and cached for as long as the tokenizer lives
+    /// (thread-safe): servers and commands share one trie per model.</summary>
+    public static TokenVocabulary For(ITokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return s_cache.GetValue(tokenizer, FromTokenizer);
+    }
+
     /// <summary>The bytes of a token.</summary>
     public ReadOnlySpan<byte> Bytes(int token) => _bytes[token];
 
