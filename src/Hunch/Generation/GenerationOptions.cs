@@ -19,6 +19,9 @@ public sealed record GenerationOptions
     public int MaxDraftNodes { get; init; } = 128;
     /// <summary>Rows per prefill forward.</summary>
     public int PrefillChunk { get; init; } = 64;
+    /// <summary>Constrained decoding (grammar, JSON schema): prunes drafts and masks logits at every tree node.
+    /// Stateful: reset by each request, so one request at a time per constraint object.</summary>
+    public Hunch.Grammar.ITokenConstraint? Constraint { get; init; }
 }
 
 /// <summary>Why generation ended.</summary>

@@ -30,6 +30,9 @@ public sealed class Verifier
     readonly float[] _p;
     readonly float[] _untried;
 
+    /// <summary>Optional constraint (grammar) that masks the logits of every node with that node's own state.</summary>
+    public Hunch.Grammar.ITokenConstraint? Constraint { get; set; }
+
     /// <summary>Residual mass below which the rejection sampler falls back to the untried tokens (guards a division by ~0).</summary>
     public const double ResidualFloor = 1e-6;
 
@@ -62,6 +65,7 @@ public sealed class Verifier
         while (true)
         {
             var logits = batch.Logits(node);
+            if (Constraint is not null) logits = Constraint.MaskLogits(node, logits);   // grammar
             var hist = history.AsSpan(0, historyLength + len - 1);
             int first = tree.FirstChild(node);
             bool anyQ = false;
