@@ -16,6 +16,7 @@ public sealed class Sampler
     readonly float[] _probs;
     readonly int[] _order;
     readonly Dictionary<int, int> _counts = [];
+    readonly IComparer<int> _byLogitDescending;
     Rng _rng;
 
     /// <summary>The options in force.</summary>
@@ -31,6 +32,8 @@ public sealed class Sampler
         _probs = new float[vocabularySize];
         _order = new int[vocabularySize];
         _rng = new Rng(options.Seed);
+        var work = _work;
+        _byLogitDescending = Comparer<int>.Create((a, b) => work[a] != work[b] ? work[b].CompareTo(work[a]) : a.CompareTo(b));
     }
 
     /// <summary>The random stream (drafters that sample with their own numbers must not use this one).</summary>
@@ -74,25 +77,41 @@ public sealed class Sampler
 
         float invT = 1f / o.Temperature;
         int n;
+        double sum = 0;
         if (o.TopK > 0 && o.TopK < _vocab)
         {
             n = Ops.TopK(_work, _order, o.TopK);
+            float max = _work[_order[0]];
+            for (int i = 0; i < n; i++) sum += _probs[i] = MathF.Exp((_work[_order[i]] - max) * invT);
         }
         else
         {
-            n = _vocab;
-            for (int i = 0; i < n; i++) _order[i] = i;
-            // Sort by logit descending, ties by id: a fixed order makes the draw a pure function of (logits, u).
-            var w = _work;
-            Array.Sort(_order, 0, n, Comparer<int>.Create((a, b) => w[a] != w[b] ? w[b].CompareTo(w[a]) : a.CompareTo(b)));
-        }
-        float max = _work[_order[0]];
-        double sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float p = MathF.Exp((_work[_order[i]] - max) * invT);
-            _probs[i] = p;
-            sum += p;
+            // Unnormalised probabilities over the whole vocabulary, in id order.
+            float max = float.NegativeInfinity;
+            for (int i = 0; i < _vocab; i++) if (_work[i] > max) max = _work[i];
+            for (int i = 0; i < _vocab; i++) sum += _work[i] = MathF.Exp((_work[i] - max) * invT);
+            // Top-p keeps a prefix of the tokens sorted by probability. That prefix lies inside {p >= t} for any t
+            // whose set already holds TopP of the mass, so only that set is sorted (exact, and far cheaper than
+            // sorting a large vocabulary). Without top-p no order is needed beyond a fixed one (id order).
+            float t = 0;
+            if (o.TopP < 1f)
+            {
+                double target = o.TopP * sum;
+                t = 1f;
+                while (t > 1e-30f)
+                {
+                    double mass = 0;
+                    for (int i = 0; i < _vocab; i++) if (_work[i] >= t) mass += _work[i];
+                    if (mass >= target) break;
+                    t *= 1f / 16;
+                }
+                if (t <= 1e-30f) t = 0;
+            }
+            else if (o.MinP > 0f) t = o.MinP; // the most likely token has unnormalised probability 1
+            n = 0;
+            for (int i = 0; i < _vocab; i++) if (_work[i] >= t && _work[i] > 0) _order[n++] = i;
+            if (o.TopP < 1f || o.MinP > 0f) Array.Sort(_order, 0, n, _byLogitDescending);
+            for (int i = 0; i < n; i++) _probs[i] = _work[_order[i]];
         }
         if (o.TopP < 1f)
         {
@@ -114,6 +133,7 @@ public sealed class Sampler
         }
         sum = 0;
         for (int i = 0; i < n; i++) sum += _probs[i];
+        if (!(sum > 0)) throw new InvalidOperationException("the model produced no finite logits");
         float inv = (float)(1.0 / sum);
         for (int i = 0; i < n; i++) _probs[i] *= inv;
         return n;
