@@ -31,6 +31,7 @@ public sealed partial class HunchEngine : IDisposable
     readonly ITokenizer _tokenizer;
     readonly EngineOptions _options;
     readonly bool _ownsModel;
+    readonly HunchModel? _hunchModel;
     readonly int _ctx;
     readonly SequenceSlot?[] _slots;
     readonly bool[] _slotBusy;
@@ -68,6 +69,37 @@ public sealed partial class HunchEngine : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "hunch-engine" };
         _thread.Start();
     }
+
+    /// <summary>Creates an engine over a loaded model; chat requests use its chat template.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="options">Settings (null: defaults).</param>
+    /// <param name="ownsModel">Dispose <paramref name="model"/> with the engine.</param>
+    public HunchEngine(HunchModel model, EngineOptions? options = null, bool ownsModel = false)
+        : this(model.Transformer, model.Tokenizer, options, ownsModel: false)
+    {
+        _hunchModel = model;
+        _ownsHunchModel = ownsModel;
+    }
+
+    readonly bool _ownsHunchModel;
+
+    /// <summary>Loads a GGUF model and starts an engine that owns it.</summary>
+    /// <param name="path">GGUF file.</param>
+    /// <param name="options">Settings (null: defaults).</param>
+    /// <param name="threads">Compute threads (0: all cores).</param>
+    public static HunchEngine Load(string path, EngineOptions? options = null, int threads = 0)
+    {
+        var model = HunchModel.Load(path, threads);
+        try { return new HunchEngine(model, options, ownsModel: true); }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The loaded model facade, when the engine was created from one.</summary>
+    public HunchModel? HunchModel => _hunchModel;
 
     /// <summary>The model.</summary>
     public TransformerModel Model => _model;
@@ -152,7 +184,7 @@ public sealed partial class HunchEngine : IDisposable
 
     /// <summary>
     /// Builds a completion request for a chat: the messages formatted with the model's chat template (or, for
-    /// models without one, a plain "User:/Assistant:" transcript whose next speaker label is also a stop string).
+    /// models without one, the plain "user: ...\nassistant:" transcript, whose next speaker labels are stop strings).
     /// </summary>
     public CompletionRequest CreateChatRequest(IReadOnlyList<ChatTurn> messages)
     {
@@ -160,17 +192,22 @@ public sealed partial class HunchEngine : IDisposable
         if (messages.Count == 0) throw new InvalidRequestException("at least one message is required", "messages");
         if (_options.ChatFormatter is { } format)
             return new CompletionRequest { Prompt = format(messages) };
-        var sb = new System.Text.StringBuilder();
-        foreach (var m in messages)
+        if (_hunchModel is { } hm)
         {
-            string role = m.Role switch { "system" or "developer" => "System", "assistant" => "Assistant", "user" => "User", _ => m.Role };
-            sb.Append(role).Append(": ").Append(m.Content).Append('\n');
+            var list = new List<Chat.ChatMessage>(messages.Count);
+            foreach (var m in messages) list.Add(new Chat.ChatMessage(m.Role, m.Content));
+            int[] ids;
+            try { ids = hm.EncodeChat(list); }
+            catch (Chat.ChatTemplateException e) { throw new InvalidRequestException("the chat template refused the messages: " + e.Message, "messages"); }
+            // A base model's plain transcript ("user: ...\nassistant:") would go on to write the next user turn.
+            return new CompletionRequest { PromptTokens = ids, Stop = hm.ChatTemplateSource is null ? FallbackStops : [] };
         }
-        sb.Append("Assistant:");
-        return new CompletionRequest { Prompt = sb.ToString(), Stop = PlainChatStops };
+        var plain = new List<Chat.ChatMessage>(messages.Count);
+        foreach (var m in messages) plain.Add(new Chat.ChatMessage(m.Role, m.Content));
+        return new CompletionRequest { Prompt = Chat.ChatTemplate.PlainFallback.Render(plain, addGenerationPrompt: true), Stop = FallbackStops };
     }
 
-    static readonly string[] PlainChatStops = ["\nUser:", "\nSystem:"];
+    static readonly string[] FallbackStops = ["\nuser:", "\nsystem:"];
 
     /// <summary>Current counters.</summary>
     public EngineMetrics GetMetrics()
@@ -201,6 +238,7 @@ public sealed partial class HunchEngine : IDisposable
         _wake.Set();
         _thread.Join();
         if (_ownsModel) _model.Dispose();
+        if (_ownsHunchModel) _hunchModel!.Dispose();
     }
 
     IDrafter CreateDrafter(string name)
