@@ -139,7 +139,11 @@ internal static class RequestParser
 
         return new ParsedRequest
         {
-            Completion = request with { MaxTokens = maxTokens, Sampling = sampling, Stop = stops, TopLogprobs = topLogprobs, Drafter = drafter },
+            Completion = request with
+            {
+                MaxTokens = maxTokens, Sampling = sampling, Stop = stops, TopLogprobs = topLogprobs, Drafter = drafter,
+                IgnoreEndOfGeneration = Bool(root, "ignore_eos") ?? false,   // llama.cpp's extension
+            },
             Stream = stream,
             IncludeUsage = includeUsage,
             Model = model,

@@ -38,6 +38,13 @@ public sealed class TestServer : IAsyncDisposable
         return new TestServer(model, engine, app, new Uri(address.TrimEnd('/') + "/"), apiKey);
     }
 
+    /// <summary>A client that really hangs up when a response is disposed early (the default handler keeps reading
+    /// an unfinished response for up to 2 s to reuse the connection, which would hide a disconnect).</summary>
+    public HttpClient HangingUpClient() => new(new SocketsHttpHandler { MaxResponseDrainSize = 0, ResponseDrainTimeout = TimeSpan.Zero, PooledConnectionLifetime = TimeSpan.Zero })
+    {
+        BaseAddress = BaseAddress,
+    };
+
     /// <summary>The official OpenAI client pointed at this server.</summary>
     public OpenAIClient OpenAI(string key = "unused")
         => new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1") });

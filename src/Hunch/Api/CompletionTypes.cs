@@ -51,6 +51,8 @@ public sealed record CompletionRequest
     public int? TopLogprobs { get; init; }
     /// <summary>Drafter for this request (null: the engine's default).</summary>
     public string? Drafter { get; init; }
+    /// <summary>Keep generating after an end-of-generation token (it is then emitted like any token).</summary>
+    public bool IgnoreEndOfGeneration { get; init; }
 }
 
 /// <summary>The log-probability of one generated token under the target model (identical with and without speculation).</summary>

@@ -130,6 +130,7 @@ public sealed partial class HunchEngine
                         Sampling = job.Request.Sampling,
                         ContextSize = _ctx,
                         MaxDraftNodes = _options.MaxDraftNodes,
+                        StopAtEndOfGeneration = !job.Request.IgnoreEndOfGeneration,
                     };
                     job.Session = new GenerationSession(_model, _tokenizer, s, job.Prompt, options, job.Drafter, job.Request.TopLogprobs ?? -1);
                 }

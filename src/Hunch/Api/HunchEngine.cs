@@ -142,7 +142,8 @@ public sealed partial class HunchEngine : IDisposable
         var job = new Job(this, prompt, maxTokens, request, drafter);
         lock (_lock)
         {
-            if (Waiting() >= _options.QueueLimit)
+            // Refuse when this request would have to wait and the waiting room is full.
+            if (Waiting(extra: 1) > _options.QueueLimit)
             {
                 _rejected++;
                 drafter.Dispose();
@@ -249,11 +250,11 @@ public sealed partial class HunchEngine : IDisposable
     }
 
     /// <summary>Requests that will have to wait for a slot (call under the lock).</summary>
-    int Waiting()
+    int Waiting(int extra = 0)
     {
         int busy = 0;
         foreach (var b in _slotBusy) if (b) busy++;
-        return Math.Max(0, busy + _queue.Count - _slotBusy.Length);
+        return Math.Max(0, busy + _queue.Count + extra - _slotBusy.Length);
     }
 
     /// <summary>One request from queue to completion.</summary>
