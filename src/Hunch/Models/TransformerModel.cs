@@ -138,7 +138,11 @@ public sealed unsafe partial class TransformerModel : IDisposable
             RowKernels.DequantizeRow(_embedding.Type, _embedding.Row(batch.Tokens[i]), ws.X + (long)i * D, D);
 
         _attention.Prepare(batch);
-        for (int l = 0; l < c.LayerCount; l++) RunLayer(l, batch, n);
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            RunLayer(l, batch, n);
+            if (batch.CaptureLayer == l + 1) batch.StoreLayerHidden(new ReadOnlySpan<float>(ws.X, n * D), n, D);
+        }
 
         // Final norm and output matrix for the rows that asked for logits.
         int m = 0;
@@ -148,6 +152,7 @@ public sealed unsafe partial class TransformerModel : IDisposable
             fixed (float* w = _outputNorm) Ops.RmsNorm(ws.X + (long)i * D, w, ws.H + (long)m * D, D, c.RmsEps);
             m++;
         }
+        if (batch.CaptureOutputHidden) batch.StoreOutputHidden(new ReadOnlySpan<float>(ws.H, m * D), m, D);
         var logits = batch.LogitBuffer(c.VocabSize);
         if (m > 0)
             fixed (float* y = logits) _matmul.Multiply(_output, ws.H, m, y);
