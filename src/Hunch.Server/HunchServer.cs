@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Hunch.Api;
 using Microsoft.AspNetCore.Builder;
@@ -78,6 +79,9 @@ public static class HunchServer
 /// <summary>Handlers of the HTTP endpoints.</summary>
 internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
 {
+    // Text as OpenAI sends it (quotes and non-ASCII unescaped); control characters and newlines are still escaped,
+    // so an SSE event stays on one line.
+    static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     static readonly long Started = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     readonly byte[]? _apiKey = options.ApiKey is null ? null : Encoding.UTF8.GetBytes("Bearer " + options.ApiKey);
     long _httpRequests, _httpErrors;
@@ -276,7 +280,7 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
     {
         buffer.ResetWrittenCount();
         buffer.Write("data: "u8);
-        using (var w = new Utf8JsonWriter(buffer)) { body(w); }
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions)) { body(w); }
         buffer.Write("\n\n"u8);
         await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
         await ctx.Response.Body.FlushAsync(ct);
@@ -445,7 +449,7 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
     static async Task WriteJson(HttpContext ctx, int status, Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var w = new Utf8JsonWriter(buffer)) body(w);
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions)) body(w);
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = "application/json";
         await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted);
