@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SpeedCommand.Create());
+        root.Subcommands.Add(TrainDrafterCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(ChatCommand.Create());
         return root;

@@ -44,6 +44,7 @@ public sealed class Generator
         Func<ReadOnlySpan<int>, bool>? onTokens = null, CancellationToken cancellationToken = default)
     {
         drafter ??= new NoDrafter();
+        _batch.CaptureOutputHidden = drafter is Speculative.Heads.IHiddenStateDrafter;
         var cfg = _model.Config;
         if (prompt.Length == 0) throw new ArgumentException("the prompt is empty (no tokens)");
         if (options.MaxTokens < 0) throw new ArgumentException($"max tokens {options.MaxTokens} must not be negative");
