@@ -23,6 +23,8 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SpeedCommand.Create());
         root.Subcommands.Add(TrainDrafterCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(ChatCommand.Create());
         return root;
     }
 }
