@@ -23,6 +23,18 @@ public sealed unsafe partial class GgufFile : IDisposable
     /// <summary>Deepest nesting of arrays accepted in metadata.</summary>
     public const int MaxArrayDepth = 8;
 
+    /// <summary>Most tensors a file may declare (real models have a few thousand at most).</summary>
+    public const int MaxTensorCount = 1 << 16;
+
+    /// <summary>Most metadata entries a file may declare (real models have well under a hundred).</summary>
+    public const int MaxMetadataCount = 1 << 16;
+
+    /// <summary>Longest string (key, value, array element or tensor name) accepted, in bytes.</summary>
+    public const int MaxStringBytes = 1 << 26;
+
+    /// <summary>Largest <c>general.alignment</c> accepted.</summary>
+    public const int MaxAlignment = 1 << 16;
+
     readonly MemoryMappedFile? _map;
     readonly MemoryMappedViewAccessor? _view;
     readonly byte* _base;
@@ -157,12 +169,15 @@ public sealed unsafe partial class GgufFile : IDisposable
     /// <summary>Metadata value or null.</summary>
     public GgufValue? Find(string key) => Metadata.GetValueOrDefault(key);
 
+    static GgufException WrongType(GgufValue v, string key, string expected) =>
+        new($"metadata value has type {v.TypeName}, expected {expected}", v.Offset, key);
+
     /// <summary>A string metadata value, or <paramref name="fallback"/> when absent.</summary>
     public string? GetString(string key, string? fallback = null)
     {
         var v = Find(key);
         if (v is null) return fallback;
-        return v.Value as string ?? throw new GgufException($"metadata key has type {v.Type}, expected String", -1, key);
+        return v.Value as string ?? throw WrongType(v, key, "String");
     }
 
     /// <summary>An integer metadata value (any integer type), or <paramref name="fallback"/> when absent.</summary>
@@ -170,14 +185,14 @@ public sealed unsafe partial class GgufFile : IDisposable
     {
         var v = Find(key);
         if (v is null) return fallback;
-        return v.TryGetInt64(out var x) ? x : throw new GgufException($"metadata key has type {v.Type}, expected an integer", -1, key);
+        return v.TryGetInt64(out var x) ? x : throw WrongType(v, key, "an integer");
     }
 
     /// <summary>An integer metadata value that must be present.</summary>
     public long GetRequiredInt(string key)
     {
         var v = Find(key) ?? throw new GgufException("required metadata key is missing", -1, key);
-        return v.TryGetInt64(out var x) ? x : throw new GgufException($"metadata key has type {v.Type}, expected an integer", -1, key);
+        return v.TryGetInt64(out var x) ? x : throw WrongType(v, key, "an integer");
     }
 
     /// <summary>A floating-point metadata value (any number type), or <paramref name="fallback"/> when absent.</summary>
@@ -185,7 +200,7 @@ public sealed unsafe partial class GgufFile : IDisposable
     {
         var v = Find(key);
         if (v is null) return fallback;
-        return v.TryGetDouble(out var x) ? x : throw new GgufException($"metadata key has type {v.Type}, expected a number", -1, key);
+        return v.TryGetDouble(out var x) ? x : throw WrongType(v, key, "a number");
     }
 
     /// <summary>A boolean metadata value, or <paramref name="fallback"/> when absent.</summary>
@@ -193,15 +208,20 @@ public sealed unsafe partial class GgufFile : IDisposable
     {
         var v = Find(key);
         if (v is null) return fallback;
-        return v.Value is bool b ? b : throw new GgufException($"metadata key has type {v.Type}, expected Bool", -1, key);
+        return v.Value is bool b ? b : throw WrongType(v, key, "Bool");
     }
 
-    /// <summary>An array metadata value of the given CLR element array type, or null when absent.</summary>
+    /// <summary>An array metadata value whose elements are exactly the CLR type <typeparamref name="T"/>
+    /// (<c>int</c> for Int32, <c>uint</c> for UInt32, <c>string</c>, <c>float</c>, ...), or null when absent.
+    /// An array declared with any other element type is an error, as in llama.cpp: a <c>token_type</c> array
+    /// stored as UInt8 is not silently read as Int32.</summary>
     public T[]? GetArray<T>(string key)
     {
         var v = Find(key);
         if (v is null) return null;
-        return v.Value as T[] ?? throw new GgufException($"metadata key is {v.Type} of {v.ElementType}, expected an array of {typeof(T).Name}", -1, key);
+        // Compare exact types: the runtime lets a uint[] pass as int[] (and byte[] as sbyte[]) through a cast.
+        if (v.Value.GetType() == typeof(T[])) return (T[])v.Value;
+        throw WrongType(v, key, $"Array of {typeof(T).Name}");
     }
 
     /// <inheritdoc/>
