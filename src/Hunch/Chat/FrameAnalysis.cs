@@ -135,8 +135,9 @@ internal static class FrameAnalysis
             }
             case ForStmt fo:
                 Load(fo.Iter, f);
-                // The loop frame's parameters: its targets and 'loop'; its filter's names are read before the body.
-                var loopParams = TargetNames(fo.Target).Append("loop").Concat(fo.Filter is null ? [] : ExprNames(fo.Filter)).ToArray();
+                // The loop frame's parameters are its targets and 'loop' (its filter is analysed apart and sees the
+                // enclosing values).
+                var loopParams = TargetNames(fo.Target).Append("loop").ToArray();
                 f.Children.Add((fo.Body, loopParams));
                 if (fo.Else is not null) f.Children.Add((fo.Else, []));
                 break;

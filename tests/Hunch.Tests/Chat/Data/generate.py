@@ -343,6 +343,10 @@ for t in [
     '{% macro m() %}{{ a }}{% set a = 3 %}{{ a }}{% endmacro %}{{ m() }}',
     '{% macro m() %}{% for i in [1] %}{{ a }}{% endfor %}{% set a = 3 %}{% endmacro %}{{ m() }}',
     '{% for x in [] %}{% else %}{% set y = 1 %}{% endfor %}{{ y }}|',
+    '{% for i in [1] if a %}{{ i }}{% set a = 2 %}{% endfor %}',
+    '{% for i in [1] if a %}{{ i }}{{ a }}{% set a = 2 %}{% endfor %}',
+    '{% for i in [1] if a %}{% if true %}{% set a = 2 %}{% endif %}{{ i }}{% endfor %}',
+    '{% for i in [3, 4] if a %}{{ x }}{% for x in [3, 4] if a %}{{ a }}{% endfor %}{% set a = 1 %}{% endfor %}',
     '{% for i in [1, 2] %}{% if loop.first %}{% set a = 7 %}{% endif %}{{ a }};{% endfor %}',
     '{% set ns = namespace(v=0) %}{% for x in [3, 4] if a %}{% set ns.v = m(a) %}{% endfor %}{% macro m(a) %}[{{ a }}]{% endmacro %}{% set a = none %}{{ ns.v }}',
 ]:
