@@ -68,10 +68,10 @@ internal abstract class VocabularyTokenizer : ITokenizer
         int n = tokens.Length;
         if (n == 0) throw new GgufException("the token list is empty", -1, "tokenizer.ggml.tokens");
 
-        var scores = file.GetArray<float>("tokenizer.ggml.scores");
+        var scores = ReadFloats(file, "tokenizer.ggml.scores");
         if (scores is not null && scores.Length != n)
             throw new GgufException($"has {scores.Length} entries but the vocabulary has {n} tokens", -1, "tokenizer.ggml.scores");
-        var types = file.GetArray<int>("tokenizer.ggml.token_type");
+        var types = ReadInts(file, "tokenizer.ggml.token_type");
         if (types is not null && types.Length != n)
             throw new GgufException($"has {types.Length} entries but the vocabulary has {n} tokens", -1, "tokenizer.ggml.token_type");
 
@@ -90,8 +90,10 @@ internal abstract class VocabularyTokenizer : ITokenizer
             }
             Texts[i] = t;
             TextBytes[i] = Encoding.UTF8.GetBytes(t);
+            // llama.cpp requires unique texts; text decoding can merge distinct invalid-UTF-8 entries, so a
+            // repeat is reported rather than fatal, and the later id wins as in llama.cpp's map.
             if (!TokenToId.Set(TextBytes[i], i))
-                throw new GgufException($"token {i} '{t}' appears twice in the vocabulary", -1, "tokenizer.ggml.tokens");
+                Warn($"token {i} '{t}' appears twice in the vocabulary (tokenizer.ggml.tokens); text lookups use the later id");
             Attributes[i] = types is null ? TokenAttributes.Normal : types[i] switch
             {
                 1 => TokenAttributes.Normal,
@@ -104,6 +106,38 @@ internal abstract class VocabularyTokenizer : ITokenizer
             };
         }
         _endOfGeneration = new bool[n];
+    }
+
+    /// <summary>An optional array of numbers as floats (files use f32; f64 is accepted).</summary>
+    static float[]? ReadFloats(GgufFile file, string key)
+    {
+        var v = file.Find(key);
+        return v?.Value switch
+        {
+            null => null,
+            float[] f => f,
+            double[] d => Array.ConvertAll(d, x => (float)x),
+            _ => throw new GgufException($"is {v.Type} of {v.ElementType}, expected an array of Float32", -1, key),
+        };
+    }
+
+    /// <summary>An optional array of integers as ints (files use i32; other integer widths are accepted).</summary>
+    static int[]? ReadInts(GgufFile file, string key)
+    {
+        var v = file.Find(key);
+        return v?.Value switch
+        {
+            null => null,
+            int[] i => i,
+            uint[] u => Array.ConvertAll(u, x => x > int.MaxValue ? -1 : (int)x),
+            short[] h => Array.ConvertAll(h, x => (int)x),
+            ushort[] h => Array.ConvertAll(h, x => (int)x),
+            sbyte[] b => Array.ConvertAll(b, x => (int)x),
+            byte[] b => Array.ConvertAll(b, x => (int)x),
+            long[] l => Array.ConvertAll(l, x => x is < int.MinValue or > int.MaxValue ? -1 : (int)x),
+            ulong[] l => Array.ConvertAll(l, x => x > int.MaxValue ? -1 : (int)x),
+            _ => throw new GgufException($"is {v.Type} of {v.ElementType}, expected an array of Int32", -1, key),
+        };
     }
 
     /// <summary>Reads an optional special-token id; an id outside the vocabulary is an error.</summary>
@@ -259,9 +293,15 @@ internal abstract class VocabularyTokenizer : ITokenizer
         if (utf8.IsEmpty) return list;
         list.Add((0, utf8.Length, -1));
 
-        // Which bytes occur at all, to skip most special tokens cheaply.
+        // Which bytes and byte pairs occur at all, to skip most special tokens cheaply.
         Span<ulong> present = stackalloc ulong[4];
         foreach (var b in utf8) present[b >> 6] |= 1UL << (b & 63);
+        var pairs = new ulong[1024];
+        for (int i = 0; i + 1 < utf8.Length; i++)
+        {
+            int pair = utf8[i] << 8 | utf8[i + 1];
+            pairs[pair >> 6] |= 1UL << (pair & 63);
+        }
 
         var next = new List<(int, int, int)>();
         foreach (int id in _specialTokens)
@@ -270,6 +310,11 @@ internal abstract class VocabularyTokenizer : ITokenizer
             if (!parseSpecial && (attr & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0) continue;
             var needle = TextBytes[id];
             if ((present[needle[0] >> 6] & (1UL << (needle[0] & 63))) == 0) continue;
+            if (needle.Length > 1)
+            {
+                int pair = needle[0] << 8 | needle[1];
+                if ((pairs[pair >> 6] & (1UL << (pair & 63))) == 0) continue;
+            }
 
             next.Clear();
             bool changed = false;
@@ -336,15 +381,4 @@ internal abstract class VocabularyTokenizer : ITokenizer
 
     /// <inheritdoc/>
     public bool IsEndOfGeneration(int token) => (uint)token < (uint)_endOfGeneration.Length && _endOfGeneration[token];
-
-    /// <summary>Min-heap ordering of (priority, left index): used for both merge queues.</summary>
-    protected sealed class PairOrder : IComparer<(float Priority, int Left)>
-    {
-        public static readonly PairOrder Instance = new();
-        public int Compare((float Priority, int Left) x, (float Priority, int Left) y)
-        {
-            int c = x.Priority.CompareTo(y.Priority);
-            return c != 0 ? c : x.Left.CompareTo(y.Left);
-        }
-    }
 }
