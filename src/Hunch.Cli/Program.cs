@@ -25,6 +25,9 @@ public static class Program
         root.Subcommands.Add(TrainDrafterCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(ChatCommand.Create());
+        root.Subcommands.Add(CheckDraftCommand.Create());
+        root.Subcommands.Add(ModelToolCommands.CreateSynth());
+        root.Subcommands.Add(ModelToolCommands.CreateInflate());
         return root;
     }
 }

@@ -62,10 +62,10 @@ static class TrainDrafterCommand
                     result = trainer.Train(Report);
                     task.Value = task.MaxValue;
                 });
-            if (result.Heads is null) throw new UserException("training did not run");
-            result.Heads.Save(outPath, m.Transformer, m.Tokenizer);
-            var rep = result.Report;
-            Console.WriteLine($"trained {result.Heads.HeadCount} {v.ToString().ToLowerInvariant()} heads ({result.Heads.ParameterCount:N0} parameters) for {rep.Steps} steps on {rep.Positions} positions in {rep.Elapsed.TotalMinutes:F1} min; loss {rep.FinalLoss:F3}");
+            var trained = result.Heads ?? throw new UserException("training did not run");
+            trained.Save(outPath, m.Transformer, m.Tokenizer);
+            var rep = result.Report ?? throw new UserException("training did not run");
+            Console.WriteLine($"trained {trained.HeadCount} {v.ToString().ToLowerInvariant()} heads ({trained.ParameterCount:N0} parameters) for {rep.Steps} steps on {rep.Positions} positions in {rep.Elapsed.TotalMinutes:F1} min; loss {rep.FinalLoss:F3}");
             for (int k = 0; k < rep.HeldOutTop1.Length; k++)
                 Console.WriteLine($"  head {k + 1} (token +{k + 2}): held-out top-1 agreement with the model {rep.HeldOutTop1[k]:P1} (untrained {rep.InitialTop1[k]:P1})");
             Console.WriteLine($"wrote {outPath}; use it with --draft heads:{outPath}");
