@@ -265,6 +265,10 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
 
     async Task Run(HttpContext ctx, ParsedRequest req, bool chat)
     {
+        // A request may pick a built-in drafter by plain name, or the server's own default; specs with options could
+        // name files to read or write (model:PATH, heads:PATH, table=PATH), which only the operator may choose.
+        if (req.Completion.Drafter is { } d && d != engine.Options.DefaultDrafter && !Hunch.Speculative.Drafters.Names.Contains(d))
+            throw new ApiException(400, $"drafter '{d}' is not available per request; choose one of: {string.Join(", ", Hunch.Speculative.Drafters.Names)} (or the server default '{engine.Options.DefaultDrafter}')", "speculation");
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         // Validation errors and a full queue are thrown here, before any byte of the response is sent.
         var stream = engine.Start(req.Completion, cts.Token);
