@@ -39,6 +39,8 @@ static class RunCommand
         {
             model, threads, prompt, promptFile, n, temp, topK, topP, minP, repeat, presence, frequency, seed, ctx, truncate, json, draft, nodes, ignoreEos, chat, system,
         };
+        var grammar = GrammarOptions.Options();
+        grammar.AddTo(cmd);
         cmd.SetAction(r => Cli.Guard(() =>
         {
             string text = r.GetValue(prompt) ?? (r.GetValue(promptFile) is { } pf ? File.ReadAllText(pf) : throw new UserException("give a prompt with -p TEXT or -f FILE"));
@@ -64,6 +66,7 @@ static class RunCommand
                 MaxTokens = maxTokens, Sampling = sampling, ContextSize = r.GetValue(ctx), TruncatePrompt = r.GetValue(truncate),
                 StopAtEndOfGeneration = !r.GetValue(ignoreEos),
                 MaxDraftNodes = r.GetValue(nodes) > 0 ? r.GetValue(nodes) : new GenerationOptions().MaxDraftNodes,
+                Constraint = GrammarOptions.CreateConstraint(r, grammar, m),
             };
             using var drafter = DrafterRegistry.Create(r.GetValue(draft)!, m, r.GetValue(nodes));
             var generator = m.CreateGenerator();

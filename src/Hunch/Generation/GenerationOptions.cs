@@ -16,9 +16,12 @@ public sealed record GenerationOptions
     /// <summary>When prompt plus <see cref="MaxTokens"/> exceeds the context: keep the last prompt tokens instead of failing.</summary>
     public bool TruncatePrompt { get; init; }
     /// <summary>Most nodes in a draft tree, root included.</summary>
-    public int MaxDraftNodes { get; init; } = 64;
+    public int MaxDraftNodes { get; init; } = 128;
     /// <summary>Rows per prefill forward.</summary>
     public int PrefillChunk { get; init; } = 64;
+    /// <summary>Constrained decoding (grammar, JSON schema): prunes drafts and masks logits at every tree node.
+    /// Stateful: reset by each request, so one request at a time per constraint object.</summary>
+    public Hunch.Grammar.ITokenConstraint? Constraint { get; init; }
 }
 
 /// <summary>Why generation ended.</summary>

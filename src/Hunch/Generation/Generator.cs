@@ -44,6 +44,7 @@ public sealed class Generator
         Func<ReadOnlySpan<int>, bool>? onTokens = null, CancellationToken cancellationToken = default)
     {
         drafter ??= new NoDrafter();
+        _batch.CaptureOutputHidden = drafter is Speculative.Heads.IHiddenStateDrafter;
         var cfg = _model.Config;
         if (prompt.Length == 0) throw new ArgumentException("the prompt is empty (no tokens)");
         if (options.MaxTokens < 0) throw new ArgumentException($"max tokens {options.MaxTokens} must not be negative");
@@ -67,6 +68,9 @@ public sealed class Generator
         var sampler = new Sampler(options.Sampling, cfg.VocabSize);
         var verifier = new Verifier(sampler, cfg.VocabSize);
         drafter.Begin(prompt, options.Sampling);
+        var constraint = options.Constraint;   // grammar: reset, and let the verifier mask every node
+        constraint?.Begin(options.Sampling);
+        verifier.Constraint = constraint;
 
         // Prefill prompt[0 .. n-2], reusing the rows of a cached common prefix; the last prompt token is the first root.
         long t0 = Stopwatch.GetTimestamp();
@@ -98,6 +102,7 @@ public sealed class Generator
         while (output.Count < options.MaxTokens)
         {
             if (cancellationToken.IsCancellationRequested) { finish = FinishReason.Cancelled; break; }
+            if (constraint is { IsComplete: true }) { finish = FinishReason.Stop; break; }   // grammar: nothing may follow
             int remaining = options.MaxTokens - output.Count;
 
             long ta = Stopwatch.GetTimestamp();
@@ -117,6 +122,7 @@ public sealed class Generator
                 drafter.Propose(context, _tree);
                 if (_cache.Length != committedRows) throw new InvalidOperationException($"drafter '{drafter.Name}' changed the target cache length");
             }
+            constraint?.PrepareTree(_tree);   // grammar: drop draft nodes it forbids, before the forward
             stats.DraftMs += Elapsed(ta);
 
             long tb = Stopwatch.GetTimestamp();
@@ -132,6 +138,7 @@ public sealed class Generator
             long tc = Stopwatch.GetTimestamp();
             if (_path.Length < _tree.MaxDepth + 2) _path = new int[_tree.MaxDepth + 2];
             int pathLength = verifier.Verify(_tree, _batch, _tokens, length, _path, out int extra);
+            constraint?.Commit(_tree, _path.AsSpan(0, pathLength), extra);   // grammar
             _cache.Commit(_path.AsSpan(0, pathLength));
             _cachedCount = _cache.Length;
             drafter.Observe(_tree, _batch, _path.AsSpan(0, pathLength), extra);

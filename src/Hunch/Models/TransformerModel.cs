@@ -28,6 +28,29 @@ public sealed unsafe partial class TransformerModel : IDisposable
     /// <summary>The GGUF file the weights live in.</summary>
     public GgufFile File => _file;
 
+    /// <summary>The output (vocabulary) matrix: rows are tokens, columns the hidden size.</summary>
+    internal WeightMatrix OutputMatrix => _output;
+
+    /// <summary>The token embedding matrix.</summary>
+    internal WeightMatrix EmbeddingMatrix => _embedding;
+
+    /// <summary>The multiplier used by forwards (drafters that project hidden states to logits share it, between forwards).</summary>
+    internal MatMul Multiplier => _matmul;
+
+    /// <summary>Projects <paramref name="rows"/> hidden states (already normalised) through the output matrix.</summary>
+    internal void ProjectToVocabulary(ReadOnlySpan<float> hidden, int rows, Span<float> logits)
+    {
+        if (hidden.Length < rows * Config.EmbeddingSize || logits.Length < rows * Config.VocabSize) throw new ArgumentException("buffers too small");
+        fixed (float* h = hidden, y = logits) _matmul.Multiply(_output, h, rows, y);
+    }
+
+    /// <summary>Writes the embedding of <paramref name="token"/>.</summary>
+    internal void Embed(int token, Span<float> destination)
+    {
+        if ((uint)token >= (uint)Config.VocabSize) throw new ArgumentOutOfRangeException(nameof(token));
+        fixed (float* d = destination) RowKernels.DequantizeRow(_embedding.Type, _embedding.Row(token), d, Config.EmbeddingSize);
+    }
+
     /// <summary>The worker pool forwards run on.</summary>
     public WorkerPool Pool => _matmul.Pool;
 

@@ -3,6 +3,19 @@ using Hunch.Sampling;
 
 namespace Hunch.Speculative;
 
+/// <summary>Where the verifier reads a node's target logits.</summary>
+internal interface INodeLogits
+{
+    /// <summary>Target logits after node <paramref name="node"/>'s path.</summary>
+    ReadOnlySpan<float> Logits(int node);
+}
+
+/// <summary>Node i's logits are row i of a forward batch.</summary>
+internal readonly struct BatchLogits(ForwardBatch batch) : INodeLogits
+{
+    public ReadOnlySpan<float> Logits(int node) => batch.Logits(node);
+}
+
 /// <summary>
 /// Decides which draft nodes the target accepts (verification.md). Greedy: descend while a child equals the
 /// target's argmax. Sampling: at each node the target draws its token exactly as plain sampling would and the
@@ -16,6 +29,9 @@ public sealed class Verifier
     readonly int _vocab;
     readonly float[] _p;
     readonly float[] _untried;
+
+    /// <summary>Optional constraint (grammar) that masks the logits of every node with that node's own state.</summary>
+    public Hunch.Grammar.ITokenConstraint? Constraint { get; set; }
 
     /// <summary>Residual mass below which the rejection sampler falls back to the untried tokens (guards a division by ~0).</summary>
     public const double ResidualFloor = 1e-6;
@@ -36,6 +52,12 @@ public sealed class Verifier
     /// to emit after the path is returned in <paramref name="extraToken"/>.
     /// </summary>
     public int Verify(DraftTree tree, ForwardBatch batch, int[] history, int historyLength, Span<int> acceptedPath, out int extraToken)
+        => Verify(tree, new BatchLogits(batch), history, historyLength, acceptedPath, out extraToken);
+
+    /// <summary>The walk of <see cref="Verify(DraftTree, ForwardBatch, int[], int, Span{int}, out int)"/> over any
+    /// source of node logits (unit tests feed toy distributions through it).</summary>
+    internal int Verify<TLogits>(DraftTree tree, TLogits batch, int[] history, int historyLength, Span<int> acceptedPath, out int extraToken)
+        where TLogits : INodeLogits, allows ref struct
     {
         int node = 0;
         int len = 0;
@@ -43,6 +65,7 @@ public sealed class Verifier
         while (true)
         {
             var logits = batch.Logits(node);
+            if (Constraint is not null) logits = Constraint.MaskLogits(node, logits);   // grammar
             var hist = history.AsSpan(0, historyLength + len - 1);
             int first = tree.FirstChild(node);
             bool anyQ = false;
