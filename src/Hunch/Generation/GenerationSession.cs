@@ -174,6 +174,7 @@ internal sealed class GenerationSession
                 MaxNodes = nodes,
                 MaxDepth = remaining - 1,
                 Sampling = _options.Sampling,
+                TargetCache = _cache,
             };
             _drafter.Propose(context, _tree);
         }
