@@ -22,6 +22,12 @@ public static class Program
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SpeedCommand.Create());
+        root.Subcommands.Add(TrainDrafterCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(ChatCommand.Create());
+        root.Subcommands.Add(CheckDraftCommand.Create());
+        root.Subcommands.Add(ModelToolCommands.CreateSynth());
+        root.Subcommands.Add(ModelToolCommands.CreateInflate());
         return root;
     }
 }

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Unicode;
 
 namespace Hunch.Gguf;
 
@@ -16,6 +18,7 @@ public sealed unsafe partial class GgufFile
         const int MinKeyValueBytes = 8 + 4 + 1;          // key length, value type, one-byte value
         const int MinTensorInfoBytes = 8 + 4 + 8 + 4 + 8; // name length, n_dims, one dimension, type, offset
         const int MinNestedArrayBytes = 4 + 8;            // element type, count
+        const int InitialArrayCapacity = 1024;
 
         long _pos;
         public uint Version;
@@ -52,9 +55,18 @@ public sealed unsafe partial class GgufFile
             if (len == 0) return "";
             // Invalid UTF-8 becomes U+FFFD rather than an error: llama.cpp keeps such bytes, and a key or token
             // that does not decode cleanly is the consumer's concern, not a parsing failure.
-            var s = Encoding.UTF8.GetString(basePtr + _pos, (int)len);
+            var bytes = new ReadOnlySpan<byte>(basePtr + _pos, (int)len);
             _pos += (long)len;
-            return s;
+            if (Utf8.IsValid(bytes)) return Encoding.UTF8.GetString(bytes);
+            // Encoding.UTF8 allocates about 15 bytes per byte of invalid input on its replacement path; this keeps
+            // hostile strings to one UTF-16 buffer (never more chars than bytes) and the string itself.
+            var buffer = ArrayPool<char>.Shared.Rent((int)len);
+            try
+            {
+                Utf8.ToUtf16(bytes, buffer, out _, out int written, replaceInvalidSequences: true);
+                return new string(buffer, 0, written);
+            }
+            finally { ArrayPool<char>.Shared.Return(buffer); }
         }
 
         public void Parse()
@@ -99,8 +111,9 @@ public sealed unsafe partial class GgufFile
                 Alignment = (int)a;
             }
 
-            var infos = new (string Name, long[] Dims, GgmlType Type, ulong Offset, long At)[(int)tensorCount];
-            for (int i = 0; i < infos.Length; i++)
+            // Grown as infos are actually read, so a large declared count costs nothing until the bytes back it.
+            var infos = new List<(string Name, long[] Dims, GgmlType Type, ulong Offset, long At)>((int)Math.Min(tensorCount, 256));
+            for (ulong i = 0; i < tensorCount; i++)
             {
                 _currentItem = null;
                 long tensorAt = _pos;
@@ -120,7 +133,7 @@ public sealed unsafe partial class GgufFile
                 }
                 var type = (GgmlType)ReadU32("tensor type");
                 ulong offset = ReadU64("tensor offset");
-                infos[i] = (name, dims, type, offset, tensorAt);
+                infos.Add((name, dims, type, offset, tensorAt));
             }
             _currentItem = null;
 
@@ -130,9 +143,9 @@ public sealed unsafe partial class GgufFile
                 throw new GgufException($"data section (aligned to {Alignment}) would start at {DataOffset}, past the end of the file ({length} bytes)", _pos);
             long dataBytes = length - DataOffset;
 
-            var ranges = new (long Start, long End, int Index)[infos.Length];
-            var seen = new HashSet<string>(infos.Length, StringComparer.Ordinal);
-            for (int i = 0; i < infos.Length; i++)
+            var ranges = new (long Start, long End, int Index)[infos.Count];
+            var seen = new HashSet<string>(infos.Count, StringComparer.Ordinal);
+            for (int i = 0; i < infos.Count; i++)
             {
                 var (name, dims, type, offset, at) = infos[i];
                 _currentItem = name;
@@ -242,25 +255,41 @@ public sealed unsafe partial class GgufFile
                 case GgufValueType.Float64: return Copy<double>(n);
                 case GgufValueType.Bool:
                     {
-                        var a = n == 0 ? [] : new bool[n];
+                        // Validate before allocating, so a long run of non-bool bytes costs nothing.
+                        Need(n, "bool array");
                         for (int i = 0; i < n; i++)
-                        {
-                            byte b = ReadU8("bool");
-                            if (b > 1) throw Error($"bool value {b} (element {i}) is neither 0 nor 1", _pos - 1);
-                            a[i] = b == 1;
-                        }
+                            if (basePtr[_pos + i] > 1) throw Error($"bool value {basePtr[_pos + i]} (element {i}) is neither 0 nor 1", _pos + i);
+                        var a = n == 0 ? [] : new bool[n];
+                        for (int i = 0; i < n; i++) a[i] = basePtr[_pos + i] == 1;
+                        _pos += n;
                         return a;
                     }
                 case GgufValueType.String:
                     {
+                        // Walk the length fields first (no allocation): a declared count or a length the bytes do not
+                        // back fails here, cheaply, before any string is decoded.
+                        long p = _pos;
+                        for (int i = 0; i < n; i++)
+                        {
+                            if (length - p < 8) throw Error($"truncated file: string length of element {i} needs 8 bytes but only {length - p} remain", p);
+                            ulong len = Unsafe.ReadUnaligned<ulong>(basePtr + p);
+                            if (len > (ulong)(length - p - 8))
+                                throw Error($"string length {len} (element {i}) exceeds the {length - p - 8} bytes left in the file", p);
+                            if (len > MaxStringBytes) throw Error($"string length {len} (element {i}) exceeds the limit of {MaxStringBytes} bytes", p);
+                            p += 8 + (long)len;
+                        }
                         var a = n == 0 ? [] : new string[n];
                         for (int i = 0; i < n; i++) a[i] = ReadString("string");
                         return a;
                     }
                 case GgufValueType.Array:
                     {
-                        var a = n == 0 ? [] : new GgufValue[n];
-                        for (int i = 0; i < n; i++) a[i] = ReadValue(GgufValueType.Array, depth + 1, _pos);
+                        var a = n == 0 ? [] : new GgufValue[Math.Min(n, InitialArrayCapacity)];
+                        for (int i = 0; i < n; i++)
+                        {
+                            if (i == a.Length) Array.Resize(ref a, (int)Math.Min(2L * a.Length, n));
+                            a[i] = ReadValue(GgufValueType.Array, depth + 1, _pos);
+                        }
                         return a;
                     }
                 default: throw Error($"unknown array element type {(uint)elem}", _pos);

@@ -2,15 +2,11 @@ using Hunch.Speculative;
 
 namespace Hunch.Cli.Commands;
 
-/// <summary>Maps a <c>--draft</c> value to a drafter for the loaded model.</summary>
+/// <summary>Maps a <c>--draft</c> value to a drafter for the loaded model (see <see cref="Drafters"/>).</summary>
 public static class DrafterRegistry
 {
     /// <summary>Drafting methods every model supports (the ones that need an extra file are not listed).</summary>
-    public static IReadOnlyList<string> Names { get; } = ["none"];
+    public static IReadOnlyList<string> Names => Drafters.Names;
 
-    public static IDrafter Create(string spec, HunchModel model, int treeNodes) => spec switch
-    {
-        "none" => new NoDrafter(),
-        _ => throw new UserException($"unknown drafter '{spec}' (available: {string.Join(", ", Names)})"),
-    };
+    public static IDrafter Create(string spec, HunchModel model, int treeNodes) => Drafters.Create(spec, model, treeNodes);
 }

@@ -36,7 +36,11 @@ internal sealed record IfStmt(List<(Expr Test, List<Stmt> Body)> Branches, List<
 internal sealed record ForStmt(Expr Target, Expr Iter, Expr? Filter, List<Stmt> Body, List<Stmt>? Else, bool Recursive, int Line) : Stmt(Line);
 internal sealed record SetStmt(Expr Target, Expr Value, int Line) : Stmt(Line);
 internal sealed record SetBlockStmt(Expr Target, List<FilterExpr> Filters, List<Stmt> Body, int Line) : Stmt(Line);
-internal sealed record MacroStmt(string Name, List<string> Params, List<Expr?> Defaults, List<Stmt> Body, int Line) : Stmt(Line);
+internal sealed record MacroStmt(string Name, List<string> Params, List<Expr?> Defaults, List<Stmt> Body, int Line) : Stmt(Line)
+{
+    /// <summary>Which of varargs, kwargs and caller the body uses (decides which extra arguments are accepted).</summary>
+    public HashSet<string> SpecialNames { get; } = NameScan.SpecialNames(Body);
+}
 internal sealed record CallBlockStmt(CallExpr Call, List<string> Params, List<Expr?> Defaults, List<Stmt> Body, int Line) : Stmt(Line);
 internal sealed record FilterBlockStmt(List<FilterExpr> Filters, List<Stmt> Body, int Line) : Stmt(Line);
 internal sealed record WithStmt(List<(Expr Target, Expr Value)> Assignments, List<Stmt> Body, int Line) : Stmt(Line);

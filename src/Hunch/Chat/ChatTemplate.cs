@@ -1,3 +1,5 @@
+using Hunch.Gguf;
+
 namespace Hunch.Chat;
 
 /// <summary>
@@ -27,17 +29,41 @@ public sealed class ChatTemplate
 
     private readonly List<Stmt> _body;
 
-    private ChatTemplate(string source, List<Stmt> body)
+    /// <summary>The GGUF metadata key holding a model's default chat template.</summary>
+    public const string MetadataKey = "tokenizer.chat_template";
+
+    private ChatTemplate(string source, List<Stmt> body, bool isFallback = false)
     {
         Source = source;
         _body = body;
+        IsPlainFallback = isFallback;
     }
 
     /// <summary>
     /// A plain template for base models whose GGUF has no chat template (see <see cref="PlainFallbackSource"/>):
     /// for example "user: Hi\nassistant:".
     /// </summary>
-    public static ChatTemplate PlainFallback { get; } = Parse(PlainFallbackSource);
+    public static ChatTemplate PlainFallback { get; } =
+        new(PlainFallbackSource, Parser.Parse(PlainFallbackSource, ChatTemplateLimits.Default.MaxTokens, ChatTemplateLimits.Default.MaxNestingDepth), isFallback: true);
+
+    /// <summary>True for <see cref="PlainFallback"/>: the model had no chat template of its own.</summary>
+    public bool IsPlainFallback { get; }
+
+    /// <summary>
+    /// The chat template a GGUF file carries (<c>tokenizer.chat_template</c>, or the named variant
+    /// <c>tokenizer.chat_template.NAME</c> such as "tool_use"), or <see cref="PlainFallback"/> when it has none.
+    /// </summary>
+    /// <param name="file">The model file.</param>
+    /// <param name="name">A named template variant, or null for the default template.</param>
+    /// <param name="limits">Parsing bounds; null for the defaults.</param>
+    /// <exception cref="ChatTemplateException">The file's template is not valid template syntax.</exception>
+    public static ChatTemplate FromGguf(GgufFile file, string? name = null, ChatTemplateLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        string key = name is null ? MetadataKey : MetadataKey + "." + name;
+        string? source = file.GetString(key);
+        return string.IsNullOrEmpty(source) ? PlainFallback : Parse(source, limits);
+    }
 
     /// <summary>The template text this was parsed from.</summary>
     public string Source { get; }
@@ -82,6 +108,11 @@ public sealed class ChatTemplate
         catch (InsufficientExecutionStackException)
         {
             throw new ChatTemplateException("template evaluation nested too deeply", kind: ChatTemplateErrorKind.LimitExceeded);
+        }
+        catch (Exception e) when (e is not ChatTemplateException and not OutOfMemoryException)
+        {
+            // A template must never take the caller down with an unexpected exception type.
+            throw new ChatTemplateException($"internal error while rendering: {e.Message}", e);
         }
     }
 

@@ -21,6 +21,13 @@ public sealed class ChatTemplateException : Exception
         Kind = kind;
     }
 
+    internal ChatTemplateException(string message, Exception inner)
+        : base(message, inner)
+    {
+        Reason = message;
+        Kind = ChatTemplateErrorKind.Runtime;
+    }
+
     /// <summary>The message without the position suffix.</summary>
     public string Reason { get; }
 

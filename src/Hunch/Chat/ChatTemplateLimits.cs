@@ -7,7 +7,7 @@ namespace Hunch.Chat;
 /// </summary>
 public sealed record ChatTemplateLimits
 {
-    /// <summary>The defaults: 1 Mi characters of output, 64 nested macro calls, 10 million evaluation steps.</summary>
+    /// <summary>The defaults: 1 Mi characters of output, 64 nested macro calls, 2 million evaluation steps.</summary>
     public static ChatTemplateLimits Default { get; } = new();
 
     /// <summary>Maximum length (UTF-16 characters) of the rendered text, and of any single string or collection built while rendering.</summary>
@@ -20,7 +20,7 @@ public sealed record ChatTemplateLimits
     public int MaxRecursionDepth { get; init; } = 64;
 
     /// <summary>Maximum number of evaluation steps (statements, expressions and loop iterations).</summary>
-    public long MaxSteps { get; init; } = 10_000_000;
+    public long MaxSteps { get; init; } = 2_000_000;
 
     /// <summary>Maximum syntactic nesting depth of the template (blocks and expressions).</summary>
     public int MaxNestingDepth { get; init; } = 200;

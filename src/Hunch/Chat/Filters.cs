@@ -14,13 +14,19 @@ internal static partial class Filters
     private static partial Regex Word();
 
     public static bool Exists(string name) => name is "abs" or "attr" or "batch" or "capitalize" or "center" or "count"
-        or "d" or "default" or "dictsort" or "e" or "escape" or "first" or "float" or "forceescape" or "format" or "indent"
+        or "d" or "default" or "dictsort" or "e" or "escape" or "first" or "float" or "forceescape" or "format" or "groupby" or "indent"
         or "int" or "items" or "join" or "last" or "length" or "list" or "lower" or "map" or "max" or "min" or "pprint"
         or "reject" or "rejectattr" or "replace" or "reverse" or "round" or "safe" or "select" or "selectattr" or "sort"
         or "string" or "sum" or "title" or "tojson" or "trim" or "truncate" or "unique" or "upper" or "wordcount";
 
     public static object? Apply(Interpreter interp, string name, object? value, List<object?> args, List<KeyValuePair<string, object?>> kwargs, int line)
     {
+        if (name is "safe") return value is PyMarkup ? value : new PyMarkup(SoftStr(value, line));
+        if (name is "e" or "escape" && value is PyMarkup) return value;
+        if (name is "e" or "escape" or "forceescape") return new PyMarkup(interp.Charged(HtmlEscape(SoftStr(value, line)), line));
+        if (name is "string" && value is PyMarkup) return value;
+        value = PyOps.Plain(value);
+        for (int i = 0; i < args.Count; i++) args[i] = PyOps.Plain(args[i]);
         var a = new ArgList(name, args, kwargs, line);
         object? result = ApplyCore(interp, name, value, a);
         if (result is string s) interp.Charge(s.Length, line);
@@ -38,14 +44,21 @@ internal static partial class Filters
             case "abs":
                 return value switch
                 {
-                    long l => checked(Math.Abs(l)),
-                    double d => Math.Abs(d),
-                    bool b => b ? 1L : 0L,
+                    long l => (object)checked(Math.Abs(l)),
+                    double d => (object)Math.Abs(d),
+                    bool b => (object)(b ? 1L : 0L),
                     Undefined u => throw PyOps.UndefinedError(u, line),
                     _ => throw new ChatTemplateException($"bad operand type for abs(): '{PyFormat.TypeName(value)}'", line),
                 };
             case "attr":
-                return PyOps.GetAttr(value, a.String(0, "name"), line);
+            {
+                // jinja2's attr filter looks up Python attributes only (no item fallback).
+                string attrName = a.String(0, "name");
+                if (value is PyNamespace or LoopObject) return PyOps.GetAttr(value, attrName, line);
+                if (value is Undefined u) throw PyOps.UndefinedError(u, line);
+                if (value is not null && Methods.IsMethod(value, attrName, out _)) return PyOps.GetAttr(value, attrName, line);
+                return new Undefined($"'{PyFormat.TypeName(value)} object' has no attribute '{attrName}'");
+            }
             case "batch":
             {
                 long size = a.Int(0, "linecount", 1);
@@ -90,7 +103,8 @@ internal static partial class Filters
             }
             case "dictsort":
             {
-                if (value is not PyDict d) throw new ChatTemplateException("You can only sort by either 'key' or 'value'", line);
+                if (value is Undefined u) throw PyOps.UndefinedError(u, line);
+                if (value is not PyDict d) throw new ChatTemplateException($"'{PyFormat.TypeName(value)}' object has no attribute 'items'", line);
                 bool caseSensitive = a.Bool(0, "case_sensitive", false);
                 string by = a.String(1, "by", "key");
                 bool reverse = a.Bool(2, "reverse", false);
@@ -134,9 +148,33 @@ internal static partial class Filters
             }
             case "indent":
                 return Indent(interp, value, a, line);
+            case "groupby":
+            {
+                var attribute = a.Required(0, "attribute");
+                var fallback = a.Get(1, "default");
+                bool caseSensitive = a.Bool(2, "case_sensitive", false);
+                var items = PyOps.Iterate(value, line);
+                var sorted = SortBy(items, item => Fold(AttrGetter(item, attribute, fallback, line), caseSensitive), false, line);
+                var groups = new List<object?>();
+                object? currentKey = null;
+                List<object?>? current = null;
+                foreach (var item in sorted)
+                {
+                    var key = Fold(AttrGetter(item, attribute, fallback, line), caseSensitive);
+                    if (current is null || !PyOps.PyEquals(key, currentKey))
+                    {
+                        current = new List<object?>();
+                        currentKey = key;
+                        // jinja2 reports the grouper of the first item as it is (not case-folded)
+                        groups.Add(new PyTuple([AttrGetter(item, attribute, fallback, line), current], ["grouper", "list"]));
+                    }
+                    current.Add(item);
+                }
+                return groups;
+            }
             case "items":
             {
-                if (value is Undefined { UnsafeAccess: false }) return new PyGenerator(new List<object?>(), "generator");
+                if (value is Undefined) return new PyGenerator(new List<object?>(), "generator");
                 if (value is not PyDict d) throw new ChatTemplateException("Can only get item pairs from a mapping.", line);
                 var pairs = new List<object?>(d.Count);
                 foreach (var kv in d) pairs.Add(new PyTuple([PyOps.FromKey(kv.Key), kv.Value]));
@@ -166,7 +204,7 @@ internal static partial class Filters
             case "lower":
                 return SoftStr(value, line).ToLowerInvariant();
             case "upper":
-                return SoftStr(value, line).ToUpperInvariant();
+                return Methods.PyUpper(SoftStr(value, line));
             case "map":
                 return Map(interp, value, a, line);
             case "max":
@@ -290,12 +328,11 @@ internal static partial class Filters
 
     private static object? Length(object? value, int line) => value switch
     {
-        string s => (long)s.Length,
+        string s => (long)PyOps.CodePointCount(s),
         List<object?> l => (long)l.Count,
         PyTuple t => (long)t.Count,
         PyDict d => (long)d.Count,
         PyNamespace => throw new ChatTemplateException("object of type 'Namespace' has no len()", line),
-        Undefined { UnsafeAccess: true } u => throw PyOps.UndefinedError(u, line),
         Undefined => 0L,
         _ => throw new ChatTemplateException($"object of type '{PyFormat.TypeName(value)}' has no len()", line),
     };
@@ -309,11 +346,19 @@ internal static partial class Filters
         var order = new int[items.Count];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         // Python's sort is stable, also when reversed (equal items keep their order).
-        var sorted = order.OrderBy(i => i, Comparer<int>.Create((x, y) =>
+        List<int> sorted;
+        try
         {
-            int c = PyOps.Order(keys[x], keys[y], line);
-            return reverse ? -c : c;
-        })).ToList();
+            sorted = order.OrderBy(i => i, Comparer<int>.Create((x, y) =>
+            {
+                int c = PyOps.Order(keys[x], keys[y], line);
+                return reverse ? -c : c;
+            })).ToList();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is ChatTemplateException inner)
+        {
+            throw inner; // the sort wraps comparer exceptions; report the template's type error itself
+        }
         var result = new List<object?>(items.Count);
         foreach (var i in sorted) result.Add(items[i]);
         return result;
@@ -450,16 +495,37 @@ internal static partial class Filters
             if (value is long or bool) return value is bool b ? (b ? 1L : 0L) : value;
             double d = (double)value!;
             if (precision > 15) return d;
-            if (precision < 0)
-            {
-                double p = Math.Pow(10, -precision);
-                return Math.Round(d / p, MidpointRounding.ToEven) * p;
-            }
-            return Math.Round(d, (int)precision, MidpointRounding.ToEven);
+            return RoundHalfEven(d, (int)Math.Max(precision, -400));
         }
         double scale = Math.Pow(10, precision);
         double x = PyOps.ToDouble(value) * scale;
         return (method == "ceil" ? Math.Ceiling(x) : Math.Floor(x)) / scale;
+    }
+
+    /// <summary>
+    /// Python's round(float, n): half-to-even on the exact binary value (not on a scaled approximation), so that
+    /// round(2.675, 2) is 2.67 as in Python.
+    /// </summary>
+    private static double RoundHalfEven(double d, int ndigits)
+    {
+        if (double.IsNaN(d) || double.IsInfinity(d) || d == 0) return d;
+        long bits = BitConverter.DoubleToInt64Bits(d);
+        bool negative = bits < 0;
+        int exp = (int)((bits >> 52) & 0x7FF);
+        long frac = bits & 0xFFFFFFFFFFFFFL;
+        long mant = exp == 0 ? frac : frac | (1L << 52);
+        int e2 = (exp == 0 ? 1 : exp) - 1075; // |d| = mant * 2^e2 exactly
+        // scaled = mant * 2^e2 * 10^ndigits as a fraction num/den
+        var num = new System.Numerics.BigInteger(mant);
+        var den = System.Numerics.BigInteger.One;
+        if (e2 >= 0) num <<= e2; else den <<= -e2;
+        if (ndigits >= 0) num *= System.Numerics.BigInteger.Pow(10, ndigits); else den *= System.Numerics.BigInteger.Pow(10, -ndigits);
+        var q = System.Numerics.BigInteger.DivRem(num, den, out var rem);
+        int cmp = (rem * 2).CompareTo(den);
+        if (cmp > 0 || (cmp == 0 && !q.IsEven)) q += 1;
+        string text = q.ToString(CultureInfo.InvariantCulture) + "e" + (-ndigits).ToString(CultureInfo.InvariantCulture);
+        double r = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return negative ? -r : r;
     }
 
     private static object? ToInt(object? value, object? fallback, long numberBase, int line)

@@ -151,9 +151,7 @@ internal sealed partial class Interpreter
                 break;
             case OutputStmt o:
             {
-                var v = Eval(o.Value, scope);
-                if (v is Undefined { UnsafeAccess: true } u) throw new ChatTemplateException(u.Message, o.Line);
-                Append(sb, PyFormat.Str(v), o.Line);
+                Append(sb, PyFormat.Str(Eval(o.Value, scope)), o.Line);
                 break;
             }
             case IfStmt i:
@@ -338,25 +336,34 @@ internal sealed partial class Interpreter
             if (i < def.Params.Count) scope.Set(def.Params[i], args[i]);
             else varargs.Add(args[i]);
         }
+        if (varargs.Count > 0 && !def.SpecialNames.Contains("varargs"))
+            throw new ChatTemplateException($"macro '{def.Name}' takes not more than {def.Params.Count} argument(s)", line);
         var extraKwargs = new PyDict();
+        bool callerGiven = macro.Caller is not null;
         var assigned = new bool[def.Params.Count];
         for (int i = 0; i < Math.Min(args.Count, def.Params.Count); i++) assigned[i] = true;
         foreach (var kv in kwargs)
         {
             int idx = def.Params.IndexOf(kv.Key);
-            if (idx >= 0)
+            if (idx >= 0 && !assigned[idx])
             {
-                if (assigned[idx]) throw new ChatTemplateException($"macro '{def.Name}' got multiple values for argument '{kv.Key}'", line);
                 assigned[idx] = true;
                 scope.Set(kv.Key, kv.Value);
             }
-            else if (kv.Key == "caller" && def.Name != "caller")
+            else if (kv.Key == "caller" && def.SpecialNames.Contains("caller"))
             {
+                if (macro.Caller is not null)
+                    throw new ChatTemplateException($"macro '{def.Name}' was invoked with two values for the special caller argument", line);
                 scope.Set("caller", kv.Value);
+                callerGiven = true;
+            }
+            else if (idx < 0 && def.SpecialNames.Contains("kwargs"))
+            {
+                extraKwargs[kv.Key] = kv.Value;
             }
             else
             {
-                extraKwargs[kv.Key] = kv.Value;
+                throw new ChatTemplateException($"macro '{def.Name}' takes no keyword argument '{kv.Key}'", line);
             }
         }
         _callDepth++;
@@ -369,9 +376,10 @@ internal sealed partial class Interpreter
                     ? Eval(d, scope)
                     : new Undefined($"parameter '{def.Params[i]}' was not provided"));
             }
-            scope.Set("varargs", varargs);
+            scope.Set("varargs", new PyTuple(varargs.ToArray()));
             scope.Set("kwargs", extraKwargs);
             if (macro.Caller is not null) scope.Set("caller", macro.Caller);
+            else if (def.SpecialNames.Contains("caller") && !callerGiven) scope.Set("caller", new Undefined("No caller defined"));
             var sb = new StringBuilder();
             try
             {

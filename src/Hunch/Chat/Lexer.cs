@@ -220,6 +220,12 @@ internal sealed class Lexer
                 {
                     string body = _src[i..t];
                     if (endBeginSign == '-') body = body.TrimEnd();
+                    else if (endBeginSign != '+')
+                    {
+                        // lstrip_blocks applies to the {% endraw %} tag too.
+                        int lpos = body.LastIndexOf('\n') + 1;
+                        if (lpos > 0 && body.AsSpan(lpos).TrimStart(" \t\v\f\r").Length == 0) body = body[..lpos];
+                    }
                     if (body.Length > 0) Add(TokenType.Data, body, i);
                     _pos = j + 2;
                     FinishTagEnd(endSign, trimNewline: true);

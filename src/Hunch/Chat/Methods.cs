@@ -145,7 +145,7 @@ internal static class Methods
                 interp.Charge(r.Count, line);
                 return r;
             }
-            case "upper": return s.ToUpperInvariant();
+            case "upper": return PyUpper(s);
             case "lower": return s.ToLowerInvariant();
             case "casefold": return s.ToLowerInvariant();
             case "swapcase":
@@ -345,9 +345,7 @@ internal static class Methods
                 if (i >= s.Length) break;
                 if (maxSplit >= 0 && r.Count >= maxSplit)
                 {
-                    int end = s.Length;
-                    while (end > i && Lexer.IsPySpace(s[end - 1])) end--;
-                    r.Add(s[i..end]);
+                    r.Add(s[i..]); // Python keeps the remainder's trailing whitespace
                     break;
                 }
                 int j = i;
@@ -390,9 +388,7 @@ internal static class Methods
                 if (i <= 0) break;
                 if (r.Count >= maxSplit)
                 {
-                    int start = 0;
-                    while (start < i && Lexer.IsPySpace(s[start])) start++;
-                    r.Add(s[start..i]);
+                    r.Add(s[..i]); // Python keeps the remainder's leading whitespace
                     break;
                 }
                 int j = i;
@@ -444,6 +440,13 @@ internal static class Methods
         }
         if (start < s.Length) r.Add(s[start..]);
         return r;
+    }
+
+    /// <summary>str.upper with the one full case mapping that matters in practice (ß to SS).</summary>
+    public static string PyUpper(string s)
+    {
+        string u = s.ToUpperInvariant();
+        return u.Contains('ß') ? u.Replace("ß", "SS", StringComparison.Ordinal) : u;
     }
 
     public static string PyTitle(string s)

@@ -7,8 +7,12 @@ internal static class PyOps
 {
     public static ChatTemplateException UndefinedError(Undefined u, int line) => new(u.Message, line);
 
+    /// <summary>Markup as its plain text; everything else unchanged.</summary>
+    public static object? Plain(object? v) => v is PyMarkup m ? m.Value : v;
+
     public static bool Truthy(object? v) => v switch
     {
+        PyMarkup m => m.Value.Length > 0,
         null => false,
         Undefined => false,
         bool b => b,
@@ -34,7 +38,7 @@ internal static class PyOps
     /// <summary>Python's iter(): lists, tuples, dict keys, string characters; Undefined iterates as empty.</summary>
     public static List<object?> Iterate(object? v, int line)
     {
-        switch (v)
+        switch (Plain(v))
         {
             case List<object?> l: return new List<object?>(l);
             case PyTuple t: return new List<object?>(t.Items);
@@ -59,20 +63,40 @@ internal static class PyOps
                 }
                 return chars;
             }
-            case Undefined u:
-                if (u.UnsafeAccess) throw UndefinedError(u, line);
+            case Undefined:
                 return new List<object?>();
             default:
                 throw new ChatTemplateException($"'{PyFormat.TypeName(v)}' object is not iterable", line);
         }
     }
 
-    public static object HashableKey(object? key, int line) => key switch
+    public static bool HasSurrogate(string s)
+    {
+        foreach (char c in s) if (char.IsSurrogate(c)) return true;
+        return false;
+    }
+
+    public static int CodePointCount(string s)
+    {
+        if (!HasSurrogate(s)) return s.Length;
+        int n = 0;
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
+            n++;
+        }
+        return n;
+    }
+
+    /// <summary>The string as a list of one-code-point strings (a surrogate pair stays together).</summary>
+    public static List<object?> CodePoints(string s) => Iterate(s, 0);
+
+    public static object HashableKey(object? key, int line) => Plain(key) switch
     {
         null => NoneKey.Instance,
         List<object?> or PyDict or PyNamespace => throw new ChatTemplateException($"unhashable type: '{PyFormat.TypeName(key)}'", line),
         Undefined u => throw UndefinedError(u, line),
-        _ => key,
+        var k => k,
     };
 
     /// <summary>Stand-in for None as a dict key (dictionary keys cannot be null).</summary>
@@ -89,6 +113,7 @@ internal static class PyOps
     /// <summary>jinja2 sandbox getattr: Python attribute first (methods), then item; missing gives Undefined.</summary>
     public static object? GetAttr(object? obj, string name, int line)
     {
+        obj = Plain(obj);
         switch (obj)
         {
             case Undefined u:
@@ -97,6 +122,8 @@ internal static class PyOps
                 return loop.GetAttr(name);
             case PyNamespace ns:
                 return ns.Attributes.TryGetValue(name, out var nv) ? nv : new Undefined($"'Namespace' object has no attribute '{name}'");
+            case PyTuple { FieldNames: { } names } named when Array.IndexOf(names, name) >= 0:
+                return named[Array.IndexOf(names, name)];
         }
         if (obj is not null && Methods.IsMethod(obj, name, out bool safe))
         {
@@ -104,7 +131,7 @@ internal static class PyOps
                 : new Undefined($"access to attribute '{name}' of '{PyFormat.TypeName(obj)}' object is unsafe.", unsafeAccess: true);
         }
         if (obj is PyDict d && d.TryGetValue(name, out var dv)) return dv;
-        return new Undefined($"'{DescribeObject(obj)}' has no attribute '{name}'");
+        return new Undefined($"'{DescribeObject(obj)}' has no attribute {PyFormat.Repr(name)}");
     }
 
     private static string DescribeObject(object? obj) => obj is null ? "None" : $"{PyFormat.TypeName(obj)} object";
@@ -112,6 +139,8 @@ internal static class PyOps
     /// <summary>jinja2 sandbox getitem: item first, then attribute for string keys; missing gives Undefined.</summary>
     public static object? GetItem(object? obj, object? key, int line)
     {
+        obj = Plain(obj);
+        key = Plain(key);
         switch (obj)
         {
             case Undefined u:
@@ -119,6 +148,13 @@ internal static class PyOps
             case PyDict d:
                 if (key is not (List<object?> or PyDict or Undefined) && d.TryGetValue(HashableKey(key, line), out var v)) return v;
                 break;
+            case string str when str.Length > 0 && HasSurrogate(str) && key is long or bool:
+            {
+                var cps = CodePoints(str);
+                long idx = key is bool b ? (b ? 1 : 0) : (long)key!;
+                if (idx < 0) idx += cps.Count;
+                return idx >= 0 && idx < cps.Count ? cps[(int)idx] : new Undefined($"str object has no element {PyFormat.Repr(key)}");
+            }
             case List<object?> or PyTuple or string:
                 if (key is long or bool)
                 {
@@ -127,7 +163,7 @@ internal static class PyOps
                     if (idx < 0) idx += count;
                     if (idx >= 0 && idx < count)
                         return obj is string str ? str[(int)idx].ToString() : ((IReadOnlyList<object?>)obj)[(int)idx];
-                    return new Undefined($"'{PyFormat.TypeName(obj)} object' has no element {PyFormat.Str(key)}");
+                    return new Undefined($"{PyFormat.TypeName(obj)} object has no element {PyFormat.Repr(key)}");
                 }
                 break;
             case LoopObject loop when key is string ls:
@@ -139,11 +175,20 @@ internal static class PyOps
                 return safe ? new BoundMethod(obj, name)
                     : new Undefined($"access to attribute '{name}' of '{PyFormat.TypeName(obj)}' object is unsafe.", unsafeAccess: true);
         }
-        return new Undefined($"'{DescribeObject(obj)}' has no attribute '{PyFormat.Str(key)}'");
+        return key is string ks
+            ? new Undefined($"'{DescribeObject(obj)}' has no attribute {PyFormat.Repr(ks)}")
+            : new Undefined($"{DescribeObject(obj)} has no element {PyFormat.Repr(key)}");
     }
 
     public static object? Slice(Interpreter interp, object? target, object? start, object? stop, object? step, int line)
     {
+        target = Plain(target);
+        if (target is string surrogateText && HasSurrogate(surrogateText))
+        {
+            // Python indexes code points; slice the list of code points and join.
+            var sliced = (List<object?>)Slice(interp, CodePoints(surrogateText), start, stop, step, line)!;
+            return string.Concat(sliced.Cast<string>());
+        }
         int count = target switch
         {
             string s => s.Length,
@@ -212,11 +257,7 @@ internal static class PyOps
 
     // ------------------------------------------------------------------ operators
 
-    public static string StrForOutput(object? v, int line)
-    {
-        if (v is Undefined { UnsafeAccess: true } u) throw UndefinedError(u, line);
-        return PyFormat.Str(v);
-    }
+    public static string StrForOutput(object? v, int line) => PyFormat.Str(v);
 
     public static object? Unary(string op, object? v, int line)
     {
@@ -246,6 +287,7 @@ internal static class PyOps
 
     private static object? BinaryCore(Interpreter interp, string op, object? a, object? b, int line)
     {
+        if (a is PyMarkup || b is PyMarkup) return MarkupBinary(interp, op, a, b, line);
         if (IsNumber(a) && IsNumber(b))
         {
             bool bothInt = a is long or bool && b is long or bool;
@@ -358,6 +400,46 @@ internal static class PyOps
         throw new ChatTemplateException($"unsupported operand type(s) for {op}: '{PyFormat.TypeName(a)}' and '{PyFormat.TypeName(b)}'", line);
     }
 
+    /// <summary>markupsafe: Markup + str escapes the str; Markup * n repeats; Markup % args escapes the arguments.</summary>
+    private static object? MarkupBinary(Interpreter interp, string op, object? a, object? b, int line)
+    {
+        static string Escaped(object? v) => v is PyMarkup m ? m.Value : Filters.HtmlEscape((string)v!);
+        switch (op)
+        {
+            case "+" when a is string or PyMarkup && b is string or PyMarkup:
+            {
+                string r = Escaped(a) + Escaped(b);
+                interp.Charge(r.Length, line);
+                return new PyMarkup(r);
+            }
+            case "*" when a is PyMarkup ma && b is long or bool:
+                return new PyMarkup((string)BinaryCore(interp, "*", ma.Value, b, line)!);
+            case "*" when b is PyMarkup mb && a is long or bool:
+                return new PyMarkup((string)BinaryCore(interp, "*", a, mb.Value, line)!);
+            case "%" when a is PyMarkup fmt:
+            {
+                static object? EscapeArg(object? v) => v is string s ? new PyMarkup(Filters.HtmlEscape(s)) : v;
+                object? args = b switch
+                {
+                    PyTuple t => new PyTuple(Array.ConvertAll(t.Items, EscapeArg)),
+                    PyDict d => EscapeDict(d),
+                    _ => EscapeArg(b),
+                };
+                return new PyMarkup(interp.Charged(Methods.PercentFormat(fmt.Value, args, line), line));
+
+                static PyDict EscapeDict(PyDict d)
+                {
+                    var r = new PyDict();
+                    foreach (var kv in d) r[kv.Key] = EscapeArg(kv.Value);
+                    return r;
+                }
+            }
+        }
+        if (op == "+" && a is PyMarkup)
+            throw new ChatTemplateException($"can only concatenate str (not \"{PyFormat.TypeName(b)}\") to str", line);
+        return BinaryCore(interp, op, Plain(a), Plain(b), line);
+    }
+
     private static long FloorDiv(long x, long y)
     {
         long q = x / y;
@@ -369,6 +451,8 @@ internal static class PyOps
 
     public static bool PyEquals(object? a, object? b)
     {
+        a = Plain(a);
+        b = Plain(b);
         if (a is PyOps.NoneKey) a = null;
         if (b is PyOps.NoneKey) b = null;
         if (a is null || b is null) return a is null && b is null;
@@ -414,6 +498,8 @@ internal static class PyOps
     /// <summary>Python ordering (&lt;); raises for types Python cannot order.</summary>
     public static int Order(object? a, object? b, int line)
     {
+        a = Plain(a);
+        b = Plain(b);
         if (a is Undefined ua) throw UndefinedError(ua, line);
         if (b is Undefined ub) throw UndefinedError(ub, line);
         if (IsNumber(a) && IsNumber(b))
@@ -454,6 +540,8 @@ internal static class PyOps
 
     public static bool Contains(object? container, object? item, int line)
     {
+        container = Plain(container);
+        item = Plain(item);
         switch (container)
         {
             case string s:
@@ -469,8 +557,13 @@ internal static class PyOps
             case PyDict d:
                 if (item is List<object?> or PyDict) throw new ChatTemplateException($"unhashable type: '{PyFormat.TypeName(item)}'", line);
                 return item is not Undefined && d.ContainsKey(HashableKey(item, line));
-            case Undefined u:
-                if (u.UnsafeAccess) throw UndefinedError(u, line);
+            case Undefined:
+                return false;
+            case PyGenerator g:
+                foreach (var x in g.Consume())
+                {
+                    if (PyEquals(x, item)) return true;
+                }
                 return false;
             default:
                 throw new ChatTemplateException($"argument of type '{PyFormat.TypeName(container)}' is not iterable", line);

@@ -26,10 +26,23 @@ internal sealed class Undefined
     public override string ToString() => "";
 }
 
+/// <summary>
+/// markupsafe's Markup (what the safe and escape filters return): a str that HTML-escapes plain strings added to it.
+/// Most operations treat it as its plain text; '+', '*' and '%' keep jinja2's escaping behaviour.
+/// </summary>
+internal sealed class PyMarkup(string value)
+{
+    public string Value { get; } = value;
+    public override string ToString() => Value;
+}
+
 /// <summary>An immutable Python tuple.</summary>
-internal sealed class PyTuple(object?[] items) : IReadOnlyList<object?>
+internal sealed class PyTuple(object?[] items, string[]? fieldNames = null) : IReadOnlyList<object?>
 {
     public object?[] Items { get; } = items;
+
+    /// <summary>Attribute names of a named tuple (groupby's grouper/list), or null.</summary>
+    public string[]? FieldNames { get; } = fieldNames;
     public int Count => Items.Length;
     public object? this[int index] => Items[index];
     public IEnumerator<object?> GetEnumerator() => ((IEnumerable<object?>)Items).GetEnumerator();
@@ -115,6 +128,7 @@ internal sealed class PyKeyComparer : IEqualityComparer<object>
         switch (obj)
         {
             case string s: return string.GetHashCode(s, StringComparison.Ordinal);
+            case PyMarkup m: return string.GetHashCode(m.Value, StringComparison.Ordinal);
             case bool b: return b ? 1 : 0;
             case long l: return l.GetHashCode();
             case double d:
@@ -140,6 +154,7 @@ internal static class PyFormat
         long => "int",
         double => "float",
         string => "str",
+        PyMarkup => "Markup",
         List<object?> => "list",
         PyTuple => "tuple",
         PyDict => "dict",
@@ -156,6 +171,7 @@ internal static class PyFormat
         switch (v)
         {
             case string s: return s;
+            case PyMarkup m: return m.Value;
             case null: return "None";
             case Undefined: return "";
             case PyOps.NoneKey: return "None";
@@ -182,6 +198,7 @@ internal static class PyFormat
         switch (v)
         {
             case string s: AppendStringRepr(sb, s); break;
+            case PyMarkup m: sb.Append("Markup("); AppendStringRepr(sb, m.Value); sb.Append(')'); break;
             case Undefined: sb.Append("Undefined"); break;
             case List<object?> list:
                 sb.Append('[');
@@ -377,6 +394,7 @@ internal static class PyFormat
                 else sb.Append(FloatRepr(d));
                 return;
             case string s: AppendJsonString(sb, s, ensureAscii); return;
+            case PyMarkup m: AppendJsonString(sb, m.Value, ensureAscii); return;
             case List<object?> or PyTuple:
             {
                 var items = (IReadOnlyList<object?>)v;
@@ -419,6 +437,7 @@ internal static class PyFormat
     private static string JsonKey(object key) => key switch
     {
         string s => s,
+        PyMarkup m => m.Value,
         PyOps.NoneKey => "null",
         bool b => b ? "true" : "false",
         long l => l.ToString(CultureInfo.InvariantCulture),

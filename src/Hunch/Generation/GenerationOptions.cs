@@ -16,7 +16,7 @@ public sealed record GenerationOptions
     /// <summary>When prompt plus <see cref="MaxTokens"/> exceeds the context: keep the last prompt tokens instead of failing.</summary>
     public bool TruncatePrompt { get; init; }
     /// <summary>Most nodes in a draft tree, root included.</summary>
-    public int MaxDraftNodes { get; init; } = 64;
+    public int MaxDraftNodes { get; init; } = 128;
     /// <summary>Rows per prefill forward.</summary>
     public int PrefillChunk { get; init; } = 64;
     /// <summary>Constrained decoding (grammar, JSON schema): prunes drafts and masks logits at every tree node.

@@ -44,6 +44,7 @@ public sealed class Generator
         Func<ReadOnlySpan<int>, bool>? onTokens = null, CancellationToken cancellationToken = default)
     {
         drafter ??= new NoDrafter();
+        _batch.CaptureOutputHidden = drafter is Speculative.Heads.IHiddenStateDrafter;
         var cfg = _model.Config;
         if (prompt.Length == 0) throw new ArgumentException("the prompt is empty (no tokens)");
         if (options.MaxTokens < 0) throw new ArgumentException($"max tokens {options.MaxTokens} must not be negative");
@@ -113,8 +114,14 @@ public sealed class Generator
                 MaxNodes = Math.Min(maxNodes, ctx + maxNodes - length),
                 MaxDepth = remaining - 1,
                 Sampling = options.Sampling,
+                TargetCache = _cache,
             };
-            if (remaining > 1) drafter.Propose(context, _tree);
+            if (remaining > 1)
+            {
+                int committedRows = _cache.Length;
+                drafter.Propose(context, _tree);
+                if (_cache.Length != committedRows) throw new InvalidOperationException($"drafter '{drafter.Name}' changed the target cache length");
+            }
             constraint?.PrepareTree(_tree);   // grammar: drop draft nodes it forbids, before the forward
             stats.DraftMs += Elapsed(ta);
 

@@ -23,6 +23,43 @@ public sealed class ForwardBatch
     int _vocab;
     int _logitRows;
 
+    float[] _layerHidden = [];
+    float[] _outputHidden = [];
+    int _hiddenWidth;
+
+    /// <summary>When positive, the forward keeps every row's residual stream after this many layers
+    /// (read it with <see cref="LayerHidden"/>): early-exit drafters and adapter training use it.</summary>
+    public int CaptureLayer { get; set; }
+
+    /// <summary>When true, the forward keeps the final normalised hidden state of every row that asked for logits
+    /// (the input of the output matrix; read it with <see cref="OutputHidden"/>): draft heads use it.</summary>
+    public bool CaptureOutputHidden { get; set; }
+
+    /// <summary>Row <paramref name="row"/>'s residual stream after <see cref="CaptureLayer"/> layers.</summary>
+    public ReadOnlySpan<float> LayerHidden(int row) => _layerHidden.AsSpan(row * _hiddenWidth, _hiddenWidth);
+
+    /// <summary>The final normalised hidden state of a row that asked for logits.</summary>
+    public ReadOnlySpan<float> OutputHidden(int row)
+    {
+        int li = LogitIndex[row];
+        if (li < 0) throw new InvalidOperationException($"row {row} did not ask for logits");
+        return _outputHidden.AsSpan(li * _hiddenWidth, _hiddenWidth);
+    }
+
+    internal void StoreLayerHidden(ReadOnlySpan<float> rows, int n, int width)
+    {
+        _hiddenWidth = width;
+        if (_layerHidden.Length < n * width) _layerHidden = new float[n * width * 2];
+        rows.CopyTo(_layerHidden);
+    }
+
+    internal void StoreOutputHidden(ReadOnlySpan<float> rows, int n, int width)
+    {
+        _hiddenWidth = width;
+        if (_outputHidden.Length < n * width) _outputHidden = new float[n * width * 2];
+        rows.CopyTo(_outputHidden);
+    }
+
     /// <summary>Number of rows.</summary>
     public int Count { get; private set; }
 

@@ -28,6 +28,29 @@ public sealed unsafe partial class TransformerModel : IDisposable
     /// <summary>The GGUF file the weights live in.</summary>
     public GgufFile File => _file;
 
+    /// <summary>The output (vocabulary) matrix: rows are tokens, columns the hidden size.</summary>
+    internal WeightMatrix OutputMatrix => _output;
+
+    /// <summary>The token embedding matrix.</summary>
+    internal WeightMatrix EmbeddingMatrix => _embedding;
+
+    /// <summary>The multiplier used by forwards (drafters that project hidden states to logits share it, between forwards).</summary>
+    internal MatMul Multiplier => _matmul;
+
+    /// <summary>Projects <paramref name="rows"/> hidden states (already normalised) through the output matrix.</summary>
+    internal void ProjectToVocabulary(ReadOnlySpan<float> hidden, int rows, Span<float> logits)
+    {
+        if (hidden.Length < rows * Config.EmbeddingSize || logits.Length < rows * Config.VocabSize) throw new ArgumentException("buffers too small");
+        fixed (float* h = hidden, y = logits) _matmul.Multiply(_output, h, rows, y);
+    }
+
+    /// <summary>Writes the embedding of <paramref name="token"/>.</summary>
+    internal void Embed(int token, Span<float> destination)
+    {
+        if ((uint)token >= (uint)Config.VocabSize) throw new ArgumentOutOfRangeException(nameof(token));
+        fixed (float* d = destination) RowKernels.DequantizeRow(_embedding.Type, _embedding.Row(token), d, Config.EmbeddingSize);
+    }
+
     /// <summary>The worker pool forwards run on.</summary>
     public WorkerPool Pool => _matmul.Pool;
 
@@ -117,43 +140,15 @@ public sealed unsafe partial class TransformerModel : IDisposable
     /// rows that asked for them. Each row's result is bitwise independent of the other rows in the batch and of
     /// the thread count. Commit or discard the scratch rows afterwards with the caches' Commit methods.
     /// </summary>
-    public void Forward(ForwardBatch batch)
-    {
-        int n = batch.Count;
-        if (n == 0) return;
-        var c = Config;
-        for (int i = 0; i < n; i++)
-        {
-            int tok = batch.Tokens[i];
-            if ((uint)tok >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(batch), $"token id {tok} is outside the vocabulary (0..{c.VocabSize - 1})");
-            var cache = batch.Caches[i];
-            if (!ReferenceEquals(cache.Config, c) && cache.Config != c) throw new ArgumentException("a row's cache belongs to another model", nameof(batch));
-            cache.EnsureRows(cache.Length + batch.LocalIndex[i] + 1);
-        }
-        EnsureWorkspace(n);
-        var ws = _ws;
-        int D = c.EmbeddingSize;
-
-        for (int i = 0; i < n; i++)
-            RowKernels.DequantizeRow(_embedding.Type, _embedding.Row(batch.Tokens[i]), ws.X + (long)i * D, D);
-
-        _attention.Prepare(batch);
-        for (int l = 0; l < c.LayerCount; l++) RunLayer(l, batch, n);
-
-        // Final norm and output matrix for the rows that asked for logits.
-        int m = 0;
-        for (int i = 0; i < n; i++)
-        {
-            if (batch.LogitIndex[i] < 0) continue;
-            fixed (float* w = _outputNorm) Ops.RmsNorm(ws.X + (long)i * D, w, ws.H + (long)m * D, D, c.RmsEps);
-            m++;
-        }
-        var logits = batch.LogitBuffer(c.VocabSize);
-        if (m > 0)
-            fixed (float* y = logits) _matmul.Multiply(_output, ws.H, m, y);
-    }
+    public void Forward(ForwardBatch batch) => ForwardCore(batch, LayerPlan.Full);
 
     void RunLayer(int l, ForwardBatch batch, int n)
+    {
+        RunAttentionBlock(l, batch, n);
+        RunFeedForwardBlock(l, n);
+    }
+
+    void RunAttentionBlock(int l, ForwardBatch batch, int n)
     {
         var c = Config;
         var L = _layers[l];
@@ -184,7 +179,14 @@ public sealed unsafe partial class TransformerModel : IDisposable
         _matmul.Multiply(L.Wo, ws.Att, n, ws.O);
         AddBias(L.Bo, ws.O, n, D);
         for (int i = 0; i < n; i++) Ops.Add(ws.X + (long)i * D, ws.O + (long)i * D, D);
+    }
 
+    void RunFeedForwardBlock(int l, int n)
+    {
+        var c = Config;
+        var L = _layers[l];
+        var ws = _ws;
+        int D = c.EmbeddingSize;
         fixed (float* fn = L.FfnNorm)
             for (int i = 0; i < n; i++) Ops.RmsNorm(ws.X + (long)i * D, fn, ws.H + (long)i * D, D, c.RmsEps);
         int F = c.FeedForwardSize;

@@ -16,7 +16,7 @@ public sealed class Sampler
     readonly float[] _probs;
     readonly int[] _order;
     readonly Dictionary<int, int> _counts = [];
-    readonly IComparer<int> _byLogitDescending;
+    readonly Comparison<int> _byLogitDescending;
     Rng _rng;
 
     /// <summary>The options in force.</summary>
@@ -33,7 +33,7 @@ public sealed class Sampler
         _order = new int[vocabularySize];
         _rng = new Rng(options.Seed);
         var work = _work;
-        _byLogitDescending = Comparer<int>.Create((a, b) => work[a] != work[b] ? work[b].CompareTo(work[a]) : a.CompareTo(b));
+        _byLogitDescending = (a, b) => work[a] != work[b] ? work[b].CompareTo(work[a]) : a.CompareTo(b);
     }
 
     /// <summary>The random stream (drafters that sample with their own numbers must not use this one).</summary>
@@ -110,7 +110,7 @@ public sealed class Sampler
             else if (o.MinP > 0f) t = o.MinP; // the most likely token has unnormalised probability 1
             n = 0;
             for (int i = 0; i < _vocab; i++) if (_work[i] >= t && _work[i] > 0) _order[n++] = i;
-            if (o.TopP < 1f || o.MinP > 0f) Array.Sort(_order, 0, n, _byLogitDescending);
+            if (o.TopP < 1f || o.MinP > 0f) _order.AsSpan(0, n).Sort(_byLogitDescending);
             for (int i = 0; i < n; i++) _probs[i] = _work[_order[i]];
         }
         if (o.TopP < 1f)

@@ -16,6 +16,10 @@ public readonly ref struct DraftContext
     public int MaxDepth { get; init; }
     /// <summary>The request's sampling options (drafters may adapt, e.g. sample their own drafts with q).</summary>
     public SamplingOptions Sampling { get; init; }
+    /// <summary>The target's cache: its committed rows are <see cref="Tokens"/> without the root. Drafters that run
+    /// the target model itself (self-speculation) may write scratch rows after the committed ones and commit them
+    /// temporarily, but must truncate back so that <c>Length</c> is unchanged when Propose returns.</summary>
+    public Hunch.KvCache.KvCache? TargetCache { get; init; }
 }
 
 /// <summary>

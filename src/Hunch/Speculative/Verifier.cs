@@ -3,6 +3,19 @@ using Hunch.Sampling;
 
 namespace Hunch.Speculative;
 
+/// <summary>Where the verifier reads a node's target logits.</summary>
+internal interface INodeLogits
+{
+    /// <summary>Target logits after node <paramref name="node"/>'s path.</summary>
+    ReadOnlySpan<float> Logits(int node);
+}
+
+/// <summary>Node i's logits are row i of a forward batch.</summary>
+internal readonly struct BatchLogits(ForwardBatch batch) : INodeLogits
+{
+    public ReadOnlySpan<float> Logits(int node) => batch.Logits(node);
+}
+
 /// <summary>
 /// Decides which draft nodes the target accepts (verification.md). Greedy: descend while a child equals the
 /// target's argmax. Sampling: at each node the target draws its token exactly as plain sampling would and the
@@ -39,6 +52,12 @@ public sealed class Verifier
     /// to emit after the path is returned in <paramref name="extraToken"/>.
     /// </summary>
     public int Verify(DraftTree tree, ForwardBatch batch, int[] history, int historyLength, Span<int> acceptedPath, out int extraToken)
+        => Verify(tree, new BatchLogits(batch), history, historyLength, acceptedPath, out extraToken);
+
+    /// <summary>The walk of <see cref="Verify(DraftTree, ForwardBatch, int[], int, Span{int}, out int)"/> over any
+    /// source of node logits (unit tests feed toy distributions through it).</summary>
+    internal int Verify<TLogits>(DraftTree tree, TLogits batch, int[] history, int historyLength, Span<int> acceptedPath, out int extraToken)
+        where TLogits : INodeLogits, allows ref struct
     {
         int node = 0;
         int len = 0;

@@ -160,7 +160,7 @@ internal sealed class BpeTokenizer : VocabularyTokenizer
     sealed class MergeSession
     {
         public int[] Start = new int[64], Size = new int[64], Prev = new int[64], Next = new int[64];
-        public readonly PriorityQueue<(int Left, int Right, int Size), (float, int)> Queue = new(PairOrder.Instance);
+        public readonly MergeQueue Queue = new();
 
         public void Ensure(int n)
         {
@@ -194,10 +194,9 @@ internal sealed class BpeTokenizer : VocabularyTokenizer
         queue.Clear();
         for (int i = 1; i < count; i++) AddBigram(word, s, i - 1, i);
 
-        while (queue.TryDequeue(out var bigram, out _))
+        while (queue.TryPop(out int l, out int r, out int bigramSize))
         {
-            int l = bigram.Left, r = bigram.Right;
-            if (size[l] == 0 || size[r] == 0 || size[l] + size[r] != bigram.Size) continue;
+            if (size[l] == 0 || size[r] == 0 || size[l] + size[r] != bigramSize) continue;
             size[l] += size[r];
             size[r] = 0;
             next[l] = next[r];
@@ -229,6 +228,6 @@ internal sealed class BpeTokenizer : VocabularyTokenizer
         int b = _pieces.Get(word.Slice(s.Start[right], s.Size[right]));
         if (b < 0) return;
         if (!_ranks.TryGetValue(((long)a << 32) | (uint)b, out int rank)) return;
-        s.Queue.Enqueue((left, right, s.Size[left] + s.Size[right]), (rank, left));
+        s.Queue.Push(MergeQueue.RankKey(rank, left), right, s.Size[left] + s.Size[right]);
     }
 }

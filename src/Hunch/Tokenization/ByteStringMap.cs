@@ -25,10 +25,19 @@ internal sealed class ByteStringMap
 
     static int Hash(ReadOnlySpan<byte> key)
     {
-        // FNV-1a; keys are short token texts.
-        ulong h = 0xcbf29ce484222325UL ^ (ulong)key.Length;
-        foreach (byte b in key) h = (h ^ b) * 0x100000001b3UL;
-        return (int)(h ^ (h >> 29));
+        // Eight bytes at a time, multiply-xorshift mixing; keys are short token texts.
+        ulong h = 0x9E3779B97F4A7C15UL ^ (ulong)key.Length;
+        while (key.Length >= 8)
+        {
+            h = (h ^ System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(key)) * 0xFF51AFD7ED558CCDUL;
+            h ^= h >> 32;
+            key = key[8..];
+        }
+        ulong tail = 0;
+        for (int i = 0; i < key.Length; i++) tail |= (ulong)key[i] << (8 * i);
+        h = (h ^ tail) * 0xC4CEB9FE1A85EC53UL;
+        h ^= h >> 29;
+        return (int)h;
     }
 
     /// <summary>Looks a key up; returns -1 when absent.</summary>

@@ -56,7 +56,9 @@ internal static class CodepointInfo
         UnicodeCategory.MathSymbol or UnicodeCategory.CurrencySymbol or UnicodeCategory.ModifierSymbol
             or UnicodeCategory.OtherSymbol => CodepointFlags.Symbol,
         UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator => CodepointFlags.Separator,
-        UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.PrivateUse or UnicodeCategory.Surrogate => CodepointFlags.Control,
+        // llama.cpp's table was generated with Python's regex module, whose \p{C} also covers unassigned code points.
+        UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.PrivateUse or UnicodeCategory.Surrogate
+            or UnicodeCategory.OtherNotAssigned => CodepointFlags.Control,
         _ => CodepointFlags.Undefined,
     };
 
@@ -64,7 +66,7 @@ internal static class CodepointInfo
     public static CodepointFlags Category(int cp)
     {
         if ((uint)cp < 0x10000u) return (CodepointFlags)s_bmpCategory[cp];
-        if ((uint)cp > 0x10FFFFu) return CodepointFlags.Undefined;
+        if ((uint)cp > 0x10FFFFu) return CodepointFlags.Control;
         return FromCategory(CharUnicodeInfo.GetUnicodeCategory(cp));
     }
 

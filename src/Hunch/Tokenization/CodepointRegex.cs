@@ -22,15 +22,54 @@ internal sealed class CodepointRegex
 
     readonly record struct Inst(Op Op, int X, int Y);
 
-    /// <summary>A character class over effective characters: sorted inclusive ranges, optionally negated.</summary>
-    sealed class CharSet(int[] ranges, bool negated)
+    /// <summary>A character class over effective characters: inclusive ranges, optionally negated. ASCII is a
+    /// bitmap; the rest are merged sorted ranges searched by bisection (some classes have over a hundred).</summary>
+    sealed class CharSet
     {
+        readonly ulong _ascii0, _ascii1;
+        readonly int[] _lo, _hi;
+        readonly bool _negated;
+
+        public CharSet(int[] ranges, bool negated)
+        {
+            _negated = negated;
+            var pairs = new List<(int Lo, int Hi)>();
+            for (int i = 0; i < ranges.Length; i += 2)
+            {
+                int lo = ranges[i], hi = ranges[i + 1];
+                for (int c = lo; c <= Math.Min(hi, 127); c++)
+                {
+                    if (c < 64) _ascii0 |= 1UL << c; else _ascii1 |= 1UL << (c - 64);
+                }
+                if (hi >= 128) pairs.Add((Math.Max(lo, 128), hi));
+            }
+            pairs.Sort();
+            var los = new List<int>(); var his = new List<int>();
+            foreach (var (lo, hi) in pairs)
+            {
+                if (los.Count > 0 && lo <= his[^1] + 1) { his[^1] = Math.Max(his[^1], hi); continue; }
+                los.Add(lo); his.Add(hi);
+            }
+            _lo = los.ToArray(); _hi = his.ToArray();
+        }
+
         public bool Matches(int c)
         {
-            bool inside = false;
-            for (int i = 0; i < ranges.Length; i += 2)
-                if (c >= ranges[i] && c <= ranges[i + 1]) { inside = true; break; }
-            return inside != negated;
+            bool inside;
+            if (c < 128) inside = c < 64 ? (_ascii0 >> c & 1) != 0 : (_ascii1 >> (c - 64) & 1) != 0;
+            else
+            {
+                int a = 0, b = _lo.Length - 1;
+                inside = false;
+                while (a <= b)
+                {
+                    int m = (a + b) >> 1;
+                    if (c < _lo[m]) b = m - 1;
+                    else if (c > _hi[m]) a = m + 1;
+                    else { inside = true; break; }
+                }
+            }
+            return inside != _negated;
         }
     }
 
@@ -101,9 +140,9 @@ internal sealed class CodepointRegex
         internal ulong[] Memo = [];
     }
 
-    // Above this many memo bits (8 MiB) the memo is skipped: the fixed patterns never need it to terminate,
-    // it only bounds the work, and an unbounded allocation from text length is worse.
-    const long MaxMemoBits = 64L * 1024 * 1024;
+    // Above this many memo bits (32 MiB, several million code points in one segment) the memo is skipped rather
+    // than allocated without bound; matching then relies on the step limit below.
+    const long MaxMemoBits = 256L * 1024 * 1024;
 
     /// <summary>Splits the segment [start, end) of <paramref name="effective"/> as llama.cpp's
     /// <c>unicode_regex_split_stl</c> does: every match and every gap between matches becomes a piece.
@@ -127,7 +166,7 @@ internal sealed class CodepointRegex
             int matchStart = -1, matchEnd = -1;
             for (int p = searchFrom; p <= end; p++)
             {
-                int e = Run(effective, start, end, p, 0, useMemo, notNullFirst && p == searchFrom, scratch, 0);
+                int e = Run(effective, start, end, p, 0, useMemo, notNullFirst && p == searchFrom, scratch, 0, 1000L * (segLen + 1000));
                 if (e >= 0) { matchStart = p; matchEnd = e; break; }
             }
             if (matchStart < 0) break;
@@ -152,7 +191,7 @@ internal sealed class CodepointRegex
     }
 
     /// <summary>Runs the program from <paramref name="pc0"/> at <paramref name="startPos"/>; returns the match end or -1.</summary>
-    int Run(ReadOnlySpan<int> s, int segStart, int segEnd, int startPos, int pc0, bool useMemo, bool notNull, Scratch scratch, int depth)
+    int Run(ReadOnlySpan<int> s, int segStart, int segEnd, int startPos, int pc0, bool useMemo, bool notNull, Scratch scratch, int depth, long maxSteps)
     {
         if (depth > 16) throw new InvalidOperationException("regex lookaround nesting too deep");
         while (scratch.Stacks.Count <= depth) scratch.Stacks.Add(new int[64]);
@@ -176,7 +215,7 @@ internal sealed class CodepointRegex
                     if ((w & m) != 0) break;
                     w |= m;
                 }
-                else if (++steps > 50_000_000) throw new InvalidOperationException("regex step limit exceeded");
+                else if (++steps > maxSteps) throw new InvalidOperationException($"pre-tokenizer pattern needs too many steps on a {segEnd - segStart}-character piece of text");
 
                 var inst = _prog[pc];
                 bool ok;
@@ -210,7 +249,7 @@ internal sealed class CodepointRegex
                     case Op.Look:
                     case Op.NegLook:
                         {
-                            bool found = Run(s, segStart, segEnd, pos, inst.X, false, false, scratch, depth + 1) >= 0;
+                            bool found = Run(s, segStart, segEnd, pos, inst.X, false, false, scratch, depth + 1, maxSteps) >= 0;
                             stack = scratch.Stacks[depth];
                             if (found == (inst.Op == Op.Look)) { pc++; continue; }
                             break;

@@ -111,23 +111,21 @@ internal sealed class SpmTokenizer : VocabularyTokenizer
             count++;
         }
 
-        var queue = new PriorityQueue<(int Left, int Right, int Size), (float, int)>(PairOrder.Instance);
+        var queue = new MergeQueue();
         void TryAddBigram(int left, int right)
         {
             if (left < 0 || right < 0) return;
             int sz = size[left] + size[right];
             int token = TokenToId.Get(buf.AsSpan(start[left], sz));
             if (token < 0) return;
-            // Highest score first: the queue is a min-heap, so the score is negated.
-            queue.Enqueue((left, right, sz), (-Scores[token], left));
+            queue.Push(MergeQueue.ScoreKey(Scores[token], left), right, sz);
         }
 
         for (int i = 1; i < count; i++) TryAddBigram(i - 1, i);
 
-        while (queue.TryDequeue(out var bigram, out _))
+        while (queue.TryPop(out int l, out int r, out int bigramSize))
         {
-            int l = bigram.Left, r = bigram.Right;
-            if (size[l] == 0 || size[r] == 0 || size[l] + size[r] != bigram.Size) continue;
+            if (size[l] == 0 || size[r] == 0 || size[l] + size[r] != bigramSize) continue;
             size[l] += size[r];
             size[r] = 0;
             next[l] = next[r];

@@ -90,8 +90,10 @@ internal abstract class VocabularyTokenizer : ITokenizer
             }
             Texts[i] = t;
             TextBytes[i] = Encoding.UTF8.GetBytes(t);
+            // llama.cpp requires unique texts; text decoding can merge distinct invalid-UTF-8 entries, so a
+            // repeat is reported rather than fatal, and the later id wins as in llama.cpp's map.
             if (!TokenToId.Set(TextBytes[i], i))
-                throw new GgufException($"token {i} '{t}' appears twice in the vocabulary", -1, "tokenizer.ggml.tokens");
+                Warn($"token {i} '{t}' appears twice in the vocabulary (tokenizer.ggml.tokens); text lookups use the later id");
             Attributes[i] = types is null ? TokenAttributes.Normal : types[i] switch
             {
                 1 => TokenAttributes.Normal,
@@ -259,9 +261,15 @@ internal abstract class VocabularyTokenizer : ITokenizer
         if (utf8.IsEmpty) return list;
         list.Add((0, utf8.Length, -1));
 
-        // Which bytes occur at all, to skip most special tokens cheaply.
+        // Which bytes and byte pairs occur at all, to skip most special tokens cheaply.
         Span<ulong> present = stackalloc ulong[4];
         foreach (var b in utf8) present[b >> 6] |= 1UL << (b & 63);
+        var pairs = new ulong[1024];
+        for (int i = 0; i + 1 < utf8.Length; i++)
+        {
+            int pair = utf8[i] << 8 | utf8[i + 1];
+            pairs[pair >> 6] |= 1UL << (pair & 63);
+        }
 
         var next = new List<(int, int, int)>();
         foreach (int id in _specialTokens)
@@ -270,6 +278,11 @@ internal abstract class VocabularyTokenizer : ITokenizer
             if (!parseSpecial && (attr & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0) continue;
             var needle = TextBytes[id];
             if ((present[needle[0] >> 6] & (1UL << (needle[0] & 63))) == 0) continue;
+            if (needle.Length > 1)
+            {
+                int pair = needle[0] << 8 | needle[1];
+                if ((pairs[pair >> 6] & (1UL << (pair & 63))) == 0) continue;
+            }
 
             next.Clear();
             bool changed = false;
@@ -336,15 +349,4 @@ internal abstract class VocabularyTokenizer : ITokenizer
 
     /// <inheritdoc/>
     public bool IsEndOfGeneration(int token) => (uint)token < (uint)_endOfGeneration.Length && _endOfGeneration[token];
-
-    /// <summary>Min-heap ordering of (priority, left index): used for both merge queues.</summary>
-    protected sealed class PairOrder : IComparer<(float Priority, int Left)>
-    {
-        public static readonly PairOrder Instance = new();
-        public int Compare((float Priority, int Left) x, (float Priority, int Left) y)
-        {
-            int c = x.Priority.CompareTo(y.Priority);
-            return c != 0 ? c : x.Left.CompareTo(y.Left);
-        }
-    }
 }

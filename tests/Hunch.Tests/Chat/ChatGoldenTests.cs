@@ -85,8 +85,12 @@ public class ChatGoldenTests
         }
         else
         {
+            // The golden holds "ExceptionType: message"; the message must be the same one jinja2 raised.
+            string error = row.GetProperty("error").GetString()!;
             var ex = Assert.Throws<ChatTemplateException>(() => template.Render(context));
             Assert.NotEqual(ChatTemplateErrorKind.LimitExceeded, ex.Kind);
+            Assert.EndsWith(": " + ex.Reason, error);
+            Assert.Equal(error.StartsWith("TemplateError:", StringComparison.Ordinal), ex.Kind == ChatTemplateErrorKind.Raised);
         }
     }
 

@@ -100,6 +100,22 @@ public class GgufWriterTests
         foreach (var (k, v) in values) AssertSameValue(GgufValue.From(v), f.Metadata[k], k);
     }
 
+    [Fact]
+    public void Version2FilesAreRead()
+    {
+        // GGUF v2 has v3's layout (64-bit counts and lengths); only the version field differs.
+        var w = new GgufWriter();
+        w.SetMetadata("general.architecture", "llama");
+        w.SetMetadata("x.list", new[] { "a", "b" });
+        w.AddTensor("t", GgmlType.F16, [16, 2], Enumerable.Range(0, 64).Select(i => (byte)i).ToArray());
+        var bytes = ToBytes(w);
+        bytes[4] = 2;
+        using var f = GgufFile.FromBytes(bytes);
+        Assert.Equal(2u, f.Version);
+        Assert.Equal(new[] { "a", "b" }, f.GetArray<string>("x.list"));
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => (byte)i), f.GetTensorBytes(f.GetTensor("t")).ToArray());
+    }
+
     [Theory]
     [InlineData(32)]
     [InlineData(64)]
