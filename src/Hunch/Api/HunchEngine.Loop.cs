@@ -135,6 +135,8 @@ public sealed partial class HunchEngine
                         ContextSize = _ctx,
                         MaxDraftNodes = _options.MaxDraftNodes,
                         StopAtEndOfGeneration = !job.Request.IgnoreEndOfGeneration,
+                        Constraint = job.Request.Grammar is { } grammar   // grammar: one constraint per request, shared trie per model
+                            ? new Hunch.Grammar.GrammarConstraint(grammar, Hunch.Grammar.TokenVocabulary.For(_tokenizer)) : null,
                     };
                     job.Session = new GenerationSession(_model, _tokenizer, s, job.Prompt, options, job.Drafter, job.Request.TopLogprobs ?? -1);
                 }
