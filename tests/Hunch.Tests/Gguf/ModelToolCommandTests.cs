@@ -75,6 +75,7 @@ public sealed class ModelToolCommandTests(Xunit.Abstractions.ITestOutputHelper o
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // quantizing ~90M weights: 10-40 s depending on load
     public void InflateQuantizedMatchesLlamaQuantizeOfTheOriginal()
     {
         // Q8_0 blocks of 2w are those of w with the scale doubled, so quantizing the inflation gives the function
