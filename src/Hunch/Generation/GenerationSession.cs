@@ -178,6 +178,9 @@ internal sealed class GenerationSession
                 MaxNodes = nodes,
                 MaxDepth = remaining - 1,
                 Sampling = _options.Sampling,
+                // Self-drafters run the target on this cache's scratch rows; other requests' rows already in the
+                // shared batch live in their own caches and are not touched.
+                TargetCache = _cache,
             };
             _drafter.Propose(context, _tree);
         }

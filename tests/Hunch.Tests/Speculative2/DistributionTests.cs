@@ -22,10 +22,10 @@ public class DistributionTests(ModelPair pair)
     static ReferenceCase Prompt => ReferenceCase.Load()[3];
 
     [Theory]
-    [InlineData("model:DRAFT,depth=2,threshold=0,fixed", 400)]
-    [InlineData("model:DRAFT,tree=3,depth=2,threshold=0,fixed", 400)]
-    [InlineData("model:DRAFT,branch=3-2", 400)]
-    [InlineData("model:DRAFT,beam=3,depth=2", 400)]
+    [InlineData("model:DRAFT,depth=2,threshold=0,fixed", 300)]
+    [InlineData("model:DRAFT,tree=3,depth=2,threshold=0,fixed", 300)]
+    [InlineData("model:DRAFT,branch=3-2", 300)]
+    [InlineData("model:DRAFT,beam=3,depth=2", 300)]
     public void JointLawOfFirstThreeTokensMatchesPlainSampling(string spec, int runs)
     {
         double p = PValue(spec, runs, biased: false, out string detail);
@@ -35,7 +35,7 @@ public class DistributionTests(ModelPair pair)
     [Fact]
     public void BiasedVerifierInputFailsTheSameTest()
     {
-        double p = PValue("model:DRAFT,depth=2,threshold=0,fixed", 250, biased: true, out string detail);
+        double p = PValue("model:DRAFT,depth=2,threshold=0,fixed", 150, biased: true, out string detail);
         Assert.True(p < Alpha, $"the biased drafter passed: p = {p:g3} ({detail})");
     }
 

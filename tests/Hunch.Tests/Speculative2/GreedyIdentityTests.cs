@@ -63,8 +63,8 @@ public class GreedyIdentityTests(ModelPair pair)
         for (int i = 5; i < cases.Length; i += 25)
         {
             var rc = cases[i];
-            var expected = pair.PlainGreedy(rc, 40);
-            var result = gen.Generate(rc.PromptIds, ModelPair.Options(40), drafter);
+            var expected = pair.PlainGreedy(rc, 32);
+            var result = gen.Generate(rc.PromptIds, ModelPair.Options(32), drafter);
             Assert.Equal(expected, result.Tokens);
             drafted += result.Stats.DraftedTokens;
         }

@@ -53,7 +53,7 @@ public static class ModelDrafterFactory
             {
                 case "tree": shape = shape with { Width = value is null ? 3 : ParseInt(key, value, 1, 16) }; break;
                 case "chain": shape = shape with { Width = 1 }; break;
-                case "rsd": branching = value is null ? [3, 2, 2, 1, 1] : ParseBranching(value); break;
+                case "rsd": branching = value is null ? [2, 2, 1, 1] : ParseBranching(value); break;
                 case "branch": branching = ParseBranching(value ?? throw new ArgumentException("branch needs factors, e.g. branch=3-2-2-1")); break;
                 case "beam": beam = ParseInt(key, value, 1, 16); break;
                 default:

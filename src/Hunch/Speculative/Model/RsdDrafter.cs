@@ -8,7 +8,7 @@ public sealed record RsdShape
 {
     /// <summary>Constant branching (RSD-C): children per node at depth 1, 2, ... (the length is the depth).
     /// Ignored when <see cref="BeamWidth"/> is set.</summary>
-    public int[] Branching { get; init; } = [3, 2, 2, 1, 1];
+    public int[] Branching { get; init; } = [2, 2, 1, 1];
     /// <summary>Stochastic beam search (RSD-S) width: nodes kept per level (0 = constant branching).</summary>
     public int BeamWidth { get; init; }
     /// <summary>Levels of the stochastic beam search.</summary>

@@ -161,7 +161,8 @@ internal sealed class SelfDrafter : SpineDrafter
         if (_trialStart == 0 || _trialSteps == 0) { _trialStart = now; _trialTokens = 0; }
         if (_current < 0) return ReadOnlySpan<float>.Empty;
 
-        var cache = context.TargetCache ?? throw new InvalidOperationException("self-speculation needs the target's cache in the draft context");
+        // A caller that does not expose the target's cache gets plain decoding rather than a failed request.
+        if (context.TargetCache is not { } cache) return ReadOnlySpan<float>.Empty;
         if (!ReferenceEquals(cache.Config, _model.Config) && cache.Config != _model.Config)
             throw new InvalidOperationException("self-speculation: the target cache belongs to another model");
         _cache = cache;
