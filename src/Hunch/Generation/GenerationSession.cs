@@ -237,6 +237,7 @@ internal sealed class GenerationSession
         var nodeTokens2 = _tree.Tokens;
         for (int i = 1; i <= pathLength && Output.Count < _options.MaxTokens; i++)
         {
+            if (_constraint is not null && _constraint.IsCompleteAt(_path[i - 1])) { Finish = FinishReason.Stop; break; }   // grammar: nothing may follow
             int tok = i < pathLength ? nodeTokens2[_path[i]] : extra;
             if (_options.StopAtEndOfGeneration && _tokenizer is not null && _tokenizer.IsEndOfGeneration(tok)) { Finish = FinishReason.Stop; break; }
             Output.Add(tok);

@@ -155,6 +155,7 @@ public sealed class Generator
             bool stop = false;
             for (int i = 1; i <= pathLength && output.Count < options.MaxTokens; i++)
             {
+                if (constraint is not null && constraint.IsCompleteAt(_path[i - 1])) { stop = true; break; }   // grammar: nothing may follow
                 int tok = i < pathLength ? nodeTokens[_path[i]] : extra;
                 if (options.StopAtEndOfGeneration && _tokenizer is not null && _tokenizer.IsEndOfGeneration(tok)) { stop = true; break; }
                 output.Add(tok);

@@ -45,6 +45,9 @@ public sealed class GrammarConstraint : ITokenConstraint
     public bool IsComplete => _current.IsComplete;
 
     /// <inheritdoc/>
+    public bool IsCompleteAt(int node) => _nodeStates[node]?.IsComplete ?? true;
+
+    /// <inheritdoc/>
     public void Begin(SamplingOptions sampling)
     {
         _current = _matcher.Initial;
@@ -92,6 +95,9 @@ public sealed class GrammarConstraint : ITokenConstraint
         if (_masked.Length < logits.Length) _masked = new float[logits.Length];
         var m = _masked.AsSpan(0, logits.Length);
         logits.CopyTo(m);
+        // A complete node emits nothing more (the generator stops there); its token is only drawn as a formality
+        // when it ends an accepted path, so without an end-of-generation token any token will do.
+        if (state.IsComplete && _matcher.Vocabulary.EndOfGenerationTokens.IsEmpty) return m;
         if (_greedyFast)
         {
             for (int probe = 0; probe < GreedyProbes; probe++)
@@ -117,6 +123,7 @@ public sealed class GrammarConstraint : ITokenConstraint
     public void Commit(DraftTree tree, ReadOnlySpan<int> acceptedPath, int extraToken)
     {
         var state = _nodeStates[acceptedPath[^1]] ?? throw new InvalidOperationException("PrepareTree was not called for this step");
+        if (state.IsComplete) { _current = state; return; }   // nothing follows; the extra token is not emitted
         _current = _matcher.Advance(state, extraToken)
             ?? throw new GrammarException($"token {extraToken} was generated although the grammar forbids it");
     }

@@ -28,6 +28,10 @@ public interface ITokenConstraint
     /// <summary>Advances past the accepted path (node indices, root first) and the extra token.</summary>
     void Commit(DraftTree tree, ReadOnlySpan<int> acceptedPath, int extraToken);
 
+    /// <summary>True when nothing may follow tree node <paramref name="node"/> of the current step: the generator
+    /// emits no token after it, exactly as plain decoding stops there.</summary>
+    bool IsCompleteAt(int node);
+
     /// <summary>True when nothing more may be generated (the generator then stops).</summary>
     bool IsComplete { get; }
 }

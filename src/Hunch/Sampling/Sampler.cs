@@ -51,6 +51,8 @@ public sealed class Sampler
             cum += _probs[i];
             if (u < cum) return _order[i];
         }
+        // Rounding left u above the total: take the last candidate with mass (grammar-masked tokens have none).
+        while (n > 1 && _probs[n - 1] <= 0f) n--;
         return _order[n - 1];
     }
 

@@ -143,7 +143,7 @@ public class ConstrainedGenerationTests(ITestOutputHelper output)
         var vocab = BundledVocabulary();
         var gen = new Generator(Model(), null);
         double[] tps = new double[3];
-        long[] tokens = new long[3], ms = new long[3];
+        long[] tokens = new long[3], ms = new long[3], steps = new long[3];
         for (int seed = 0; seed < 30; seed++)
         {
             var (schema, maxBytes) = SchemaGenerator.Make(seed, Budget);
@@ -156,10 +156,11 @@ public class ConstrainedGenerationTests(ITestOutputHelper output)
                 using var drafter = mode == 2 ? DrafterFactory.Create("recycling", Model(), AlwaysDraft) : null;
                 var r = gen.Generate(prompt, mode == 0 ? opts with { MaxTokens = 48 } : opts, drafter);
                 tokens[mode] += r.Tokens.Length;
+                steps[mode] += r.Stats.Steps;
                 ms[mode] += (long)r.Stats.DecodeMs;
             }
         }
         for (int mode = 0; mode < 3; mode++) tps[mode] = tokens[mode] * 1000.0 / Math.Max(1, ms[mode]);
-        output.WriteLine($"unconstrained {tps[0]:F1} tok/s; constrained plain {tps[1]:F1} tok/s ({tokens[1]} tokens); constrained + speculation {tps[2]:F1} tok/s ({tokens[2]} tokens)");
+        output.WriteLine($"unconstrained {tps[0]:F1} tok/s; constrained plain {tps[1]:F1} tok/s ({tokens[1]} tokens); constrained + speculation {tps[2]:F1} tok/s ({tokens[2]} tokens, {(double)tokens[2] / Math.Max(1, steps[2]):F2} tokens per forward)");
     }
 }

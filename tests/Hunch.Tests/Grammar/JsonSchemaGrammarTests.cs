@@ -93,3 +93,32 @@ public class JsonSchemaGrammarTests
         Assert.True(Matches(JsonSchemaGrammar.AnyJson(objectOnly: false), "[1]"));
     }
 }
+
+public class ToolCallGrammarTests
+{
+    const string Tools = """
+        [{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"},"unit":{"enum":["c","f"]}},"required":["city"]}}},
+         {"type":"function","function":{"name":"add","parameters":{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"]}}}]
+        """;
+
+    [Theory]
+    [InlineData(null, "", "", """{"name":"get_weather","arguments":{"city":"Oslo"}}""", true)]
+    [InlineData(null, "", "", """{"name":"add","arguments":{"a":1,"b":2}}""", true)]
+    [InlineData(null, "", "", """{"name":"add","arguments":{"city":"Oslo"}}""", false)]
+    [InlineData(null, "", "", """{"name":"nope","arguments":{}}""", false)]
+    [InlineData("add", "", "", """{"name":"get_weather","arguments":{"city":"Oslo"}}""", false)]
+    [InlineData(null, "<tool_call>\n", "\n</tool_call>", "<tool_call>\n{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}}\n</tool_call>", true)]
+    [InlineData(null, "<tool_call>\n", "\n</tool_call>", """{"name":"add","arguments":{"a":1,"b":2}}""", false)]
+    public void ToolCallsFollowTheirParameters(string? only, string prefix, string suffix, string text, bool expected)
+        => Assert.Equal(expected, GrammarTestSupport.Matches(ToolCallGrammar.Compile(Tools, only, prefix, suffix), text));
+
+    [Fact]
+    public void ParallelCallsAndErrors()
+    {
+        var g = ToolCallGrammar.Compile(Tools, maxCalls: 2);
+        Assert.True(GrammarTestSupport.Matches(g, """[{"name":"add","arguments":{"a":1,"b":2}},{"name":"get_weather","arguments":{"city":"x","unit":"c"}}]"""));
+        Assert.Contains("not among", Assert.Throws<GrammarException>(() => ToolCallGrammar.Compile(Tools, "missing")).Message);
+        Assert.Throws<GrammarException>(() => ToolCallGrammar.Compile("{}"));
+        Assert.Contains("twice", Assert.Throws<GrammarException>(() => ToolCallGrammar.Compile("""[{"function":{"name":"a"}},{"function":{"name":"a"}}]""")).Message);
+    }
+}
