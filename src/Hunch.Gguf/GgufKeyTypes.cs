@@ -4,7 +4,7 @@ namespace Hunch.Gguf;
 /// The exact value types llama.cpp's loader demands for the standard keys (it rejects a key of any other type with
 /// "key ... has wrong type"). <see cref="GgufWriter"/> enforces them so every file we write loads in llama.cpp.
 /// </summary>
-public static class GgufKeyTypes
+static class GgufKeyTypes
 {
     // Keys under "{architecture}." are matched by suffix.
     static readonly Dictionary<string, GgufValueType> ArchScalars = new(StringComparer.Ordinal)

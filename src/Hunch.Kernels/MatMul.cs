@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Hunch.Gguf;
 
 namespace Hunch.Kernels;
 
@@ -6,14 +8,17 @@ namespace Hunch.Kernels;
 /// Matrix products of a weight matrix with a small batch of activation rows: y[t, r] = dot(W row r, x[t]).
 /// Each activation row is prepared once (rounded or quantized for the weight type), output rows are split
 /// into chunks across the worker pool, and each weight row is read once and dotted with every activation row
-/// while it is hot in cache. Each output element is one <see cref="RowKernels.Dot"/> call, so results do not
-/// depend on the batch size or on which thread ran them.
+/// while it is hot in cache. Quantized rows are unpacked once per group of four activation rows
+/// (<see cref="RowKernels.DotRows"/>), whose per-row arithmetic is exactly that of <see cref="RowKernels.Dot"/>, so
+/// results do not depend on the batch size or on which thread ran them.
 /// </summary>
 public sealed unsafe class MatMul : IParallelJob, IDisposable
 {
     readonly WorkerPool _pool;
     byte* _actBuffer;
     long _actCapacity;
+    float* _scaleBuffer;
+    long _scaleCapacity;
 
     // Current call's arguments, set before dispatching (the object is reused so dispatch allocates nothing).
     WeightMatrix _w;
@@ -22,6 +27,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
     int _tokens;
     long _actRowBytes;
     int _rowsPerChunk;
+    bool _quantized;
 
     /// <summary>Creates a multiplier that dispatches work on <paramref name="pool"/>.</summary>
     public MatMul(WorkerPool pool) => _pool = pool;
@@ -44,6 +50,22 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         for (int t = 0; t < tokens; t++)
             RowKernels.PrepareActivation(w.Type, x + (long)t * w.Columns, w.Columns, _actBuffer + t * actRow);
 
+        _quantized = w.Type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16);
+        if (_quantized && RowKernels.UsesActivationScales(w.Type))
+        {
+            // Activation block scales converted to float once per call, not once per weight row.
+            int nb = w.Columns / 32;
+            long scales = (long)nb * tokens;
+            if (scales > _scaleCapacity)
+            {
+                if (_scaleBuffer is not null) NativeMemory.AlignedFree(_scaleBuffer);
+                _scaleCapacity = Math.Max(scales, _scaleCapacity * 2);
+                _scaleBuffer = (float*)NativeMemory.AlignedAlloc((nuint)(_scaleCapacity * 4), 64);
+            }
+            for (int t = 0; t < tokens; t++)
+                RowKernels.ActivationScales(w.Type, _actBuffer + t * actRow, w.Columns, _scaleBuffer + (long)t * nb);
+        }
+
         _w = w;
         _x = x;
         _y = y;
@@ -57,6 +79,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
     }
 
     /// <inheritdoc/>
+    [SkipLocalsInit]
     public void Execute(int chunk)
     {
         int r0 = chunk * _rowsPerChunk;
@@ -64,6 +87,23 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         var type = _w.Type;
         int cols = _w.Columns;
         int rows = _w.Rows;
+        if (_quantized)
+        {
+            float* res = stackalloc float[4];
+            int nb = cols / 32;
+            for (int r = r0; r < r1; r++)
+            {
+                byte* row = _w.Row(r);
+                for (int t0 = 0; t0 < _tokens; t0 += 4)
+                {
+                    int n = Math.Min(4, _tokens - t0);
+                    float* scales = _scaleBuffer is null ? null : _scaleBuffer + (long)t0 * nb;
+                    RowKernels.DotRows(type, row, _actBuffer + t0 * _actRowBytes, _actRowBytes, scales, cols, n, res);
+                    for (int i = 0; i < n; i++) _y[(long)(t0 + i) * rows + r] = res[i];
+                }
+            }
+            return;
+        }
         for (int r = r0; r < r1; r++)
         {
             byte* row = _w.Row(r);
@@ -78,5 +118,8 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         if (_actBuffer is not null) NativeMemory.AlignedFree(_actBuffer);
         _actBuffer = null;
         _actCapacity = 0;
+        if (_scaleBuffer is not null) NativeMemory.AlignedFree(_scaleBuffer);
+        _scaleBuffer = null;
+        _scaleCapacity = 0;
     }
 }

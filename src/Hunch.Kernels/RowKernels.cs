@@ -162,16 +162,13 @@ public static unsafe partial class RowKernels
         int i = 0;
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
-        Span<float> ta = stackalloc float[16];
-        Span<float> tb = stackalloc float[16];
-        fixed (float* pa = ta, pb = tb)
+        // Halves are widened and converted exactly with integer vector operations (Quant.Fp16), 16 at a time.
+        for (; i + 16 <= n; i += 16)
         {
-            for (; i + 16 <= n; i += 16)
-            {
-                for (int j = 0; j < 16; j++) { pa[j] = Numerics.HalfToFloat(a[i + j]); pb[j] = Numerics.HalfToFloat(b[i + j]); }
-                acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(pa), Vector256.Load(pb), acc0);
-                acc1 = Vector256.FusedMultiplyAdd(Vector256.Load(pa + 8), Vector256.Load(pb + 8), acc1);
-            }
+            var (al, ah) = Vector256.Widen(Vector256.Load(a + i));
+            var (bl, bh) = Vector256.Widen(Vector256.Load(b + i));
+            acc0 = Vector256.FusedMultiplyAdd(Quant.Fp16.ToFloat(al), Quant.Fp16.ToFloat(bl), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(Quant.Fp16.ToFloat(ah), Quant.Fp16.ToFloat(bh), acc1);
         }
         float sum = HorizontalSum(acc0 + acc1);
         for (; i < n; i++) sum = MathF.FusedMultiplyAdd(Numerics.HalfToFloat(a[i]), Numerics.HalfToFloat(b[i]), sum);

@@ -48,8 +48,11 @@ public sealed class WorkerPool : IDisposable
     public static WorkerPool Shared => s_shared ??= new WorkerPool(Environment.ProcessorCount);
     static WorkerPool? s_shared;
 
+    readonly Lock _runLock = new();
+
     /// <summary>Runs <paramref name="chunkCount"/> chunks of <paramref name="job"/> and returns when all are done.
-    /// Not re-entrant: one Run at a time per pool.</summary>
+    /// Safe to call from several threads (e.g. two models sharing <see cref="Shared"/>): calls are serialised.
+    /// A chunk must not call <see cref="Run"/> on the same pool.</summary>
     public void Run(IParallelJob job, int chunkCount)
     {
         if (chunkCount <= 0) return;
@@ -58,6 +61,11 @@ public sealed class WorkerPool : IDisposable
             for (int i = 0; i < chunkCount; i++) job.Execute(i);
             return;
         }
+        lock (_runLock) RunLocked(job, chunkCount);
+    }
+
+    void RunLocked(IParallelJob job, int chunkCount)
+    {
         _job = job;
         _chunkCount = chunkCount;
         Volatile.Write(ref _done, 0);

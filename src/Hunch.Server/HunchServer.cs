@@ -50,7 +50,10 @@ public static class HunchServer
         if (options.Verbose) builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Information);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // The handlers enforce MaxBodyBytes themselves and drain a little beyond it, so that a client still
+            // uploading an oversized body reads a clean 413 instead of a connection reset; Kestrel's limit is the
+            // hard stop past that drain allowance.
+            k.Limits.MaxRequestBodySize = options.MaxBodyBytes + Endpoints.DrainAllowance;
             k.AddServerHeader = false;
         });
         var app = builder.Build();
@@ -207,13 +210,34 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
         await Run(ctx, req, chat: false);
     }
 
+    /// <summary>Bytes of an oversized body read and discarded before answering 413.</summary>
+    internal const long DrainAllowance = 16 << 20;
+
     async Task<JsonDocument> ReadBody(HttpContext ctx)
     {
-        if (ctx.Request.ContentLength > options.MaxBodyBytes)
-            throw new ApiException(413, $"the request body is too large ({ctx.Request.ContentLength} bytes; at most {options.MaxBodyBytes})", null, "invalid_request_error", "request_too_large");
+        if (ctx.Request.ContentLength is long declared && declared > options.MaxBodyBytes)
+        {
+            if (declared <= options.MaxBodyBytes + DrainAllowance) await Drain(ctx.Request.Body, ctx.RequestAborted);
+            throw TooLarge($"{declared} bytes");
+        }
+        // Read at most MaxBodyBytes (+1 to detect more) without trusting any declared length.
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(options.MaxBodyBytes + 1, 64 * 1024));
+        var body = ctx.Request.Body;
+        while (true)
+        {
+            var span = buffer.GetMemory(8192);
+            int n = await body.ReadAsync(span, ctx.RequestAborted);
+            if (n == 0) break;
+            buffer.Advance(n);
+            if (buffer.WrittenCount > options.MaxBodyBytes)
+            {
+                await Drain(body, ctx.RequestAborted);
+                throw TooLarge("more than that");
+            }
+        }
         try
         {
-            return await JsonDocument.ParseAsync(ctx.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, ctx.RequestAborted);
+            return JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
@@ -221,8 +245,30 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
         }
     }
 
+    ApiException TooLarge(string got) => new(413, $"the request body is too large ({got}; at most {options.MaxBodyBytes} bytes)", null, "invalid_request_error", "request_too_large");
+
+    static async Task Drain(Stream body, CancellationToken ct)
+    {
+        var scratch = new byte[16384];
+        long left = DrainAllowance;
+        try
+        {
+            while (left > 0)
+            {
+                int n = await body.ReadAsync(scratch.AsMemory(0, (int)Math.Min(scratch.Length, left)), ct);
+                if (n == 0) return;
+                left -= n;
+            }
+        }
+        catch (BadHttpRequestException) { /* past Kestrel's hard limit: the connection will be closed */ }
+    }
+
     async Task Run(HttpContext ctx, ParsedRequest req, bool chat)
     {
+        // A request may pick a built-in drafter by plain name, or the server's own default; specs with options could
+        // name files to read or write (model:PATH, heads:PATH, table=PATH), which only the operator may choose.
+        if (req.Completion.Drafter is { } d && d != engine.Options.DefaultDrafter && !Hunch.Speculative.Drafters.Names.Contains(d))
+            throw new ApiException(400, $"drafter '{d}' is not available per request; choose one of: {string.Join(", ", Hunch.Speculative.Drafters.Names)} (or the server default '{engine.Options.DefaultDrafter}')", "speculation");
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         // Validation errors and a full queue are thrown here, before any byte of the response is sent.
         var stream = engine.Start(req.Completion, cts.Token);

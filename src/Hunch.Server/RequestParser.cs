@@ -143,11 +143,42 @@ internal static class RequestParser
             {
                 MaxTokens = maxTokens, Sampling = sampling, Stop = stops, TopLogprobs = topLogprobs, Drafter = drafter,
                 IgnoreEndOfGeneration = Bool(root, "ignore_eos") ?? false,   // llama.cpp's extension
+                Grammar = ResponseFormat(root),   // grammar: response_format json_object / json_schema
             },
             Stream = stream,
             IncludeUsage = includeUsage,
             Model = model,
         };
+    }
+
+    static readonly Lazy<Hunch.Grammar.GbnfGrammar> s_anyJsonObject = new(() => Hunch.Grammar.JsonSchemaGrammar.AnyJson());
+
+    /// <summary>OpenAI <c>response_format</c>: text (no constraint), json_object, or json_schema (with strict).</summary>
+    static Hunch.Grammar.GbnfGrammar? ResponseFormat(JsonElement root)
+    {
+        if (!TryGet(root, "response_format", out var rf) || rf.ValueKind == JsonValueKind.Null) return null;
+        if (rf.ValueKind != JsonValueKind.Object) throw WrongType("response_format", "an object");
+        string type = String(rf, "type", "response_format.type") ?? throw new ApiException(400, "'response_format.type' is required", "response_format.type");
+        try
+        {
+            switch (type)
+            {
+                case "text": return null;
+                case "json_object": return s_anyJsonObject.Value;
+                case "json_schema":
+                    if (!TryGet(rf, "json_schema", out var js) || js.ValueKind != JsonValueKind.Object)
+                        throw new ApiException(400, "'response_format.json_schema' must be an object with a 'schema'", "response_format.json_schema");
+                    if (!TryGet(js, "schema", out var schema) || schema.ValueKind == JsonValueKind.Null) return s_anyJsonObject.Value;
+                    bool strict = Bool(js, "strict", "response_format.json_schema.strict") ?? false;
+                    return Hunch.Grammar.JsonSchemaGrammar.Compile(schema.GetRawText(), new Hunch.Grammar.JsonSchemaOptions { Strict = strict });
+                default:
+                    throw new ApiException(400, $"'response_format.type' must be text, json_object or json_schema (got '{type}')", "response_format.type");
+            }
+        }
+        catch (Hunch.Grammar.GrammarException e)
+        {
+            throw new ApiException(400, e.Message, "response_format.json_schema.schema");
+        }
     }
 
     static ulong Seed(JsonElement root)

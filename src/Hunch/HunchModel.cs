@@ -48,6 +48,11 @@ public sealed class HunchModel : IDisposable
         Path = path;
         Tokenizer = TokenizerFactory.FromGguf(file);
         Transformer = TransformerModel.Load(file, pool);
+        if (Tokenizer.VocabularySize != Transformer.Config.VocabSize)
+        {
+            Transformer.Dispose();
+            throw new GgufException($"the vocabulary has {Tokenizer.VocabularySize} tokens but token_embd.weight has {Transformer.Config.VocabSize} rows (llama.cpp requires them equal)", -1, "tokenizer.ggml.tokens");
+        }
         ChatTemplateSource = file.GetString("tokenizer.chat_template");
         Name = file.GetString("general.name") ?? System.IO.Path.GetFileNameWithoutExtension(path);
     }

@@ -112,4 +112,20 @@ public sealed class LoadTests(ITestOutputHelper output)
         // Sharing forwards must pay: eight streams together produce more tokens per second than one.
         Assert.True(batched.TokensPerSecond > solo.TokensPerSecond, $"batched {batched.TokensPerSecond:F1} tok/s is not above solo {solo.TokensPerSecond:F1} tok/s");
     }
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Speculation_backs_off_so_eight_drafting_streams_keep_plain_throughput()
+    {
+        await using var server = await TestServer.StartAsync(new EngineOptions { Parallel = 8, QueueLimit = 64 });
+        await LoadGenerator.RunAsync(server.BaseAddress, 4, 2, 16, TimeSpan.FromSeconds(60));
+        var none = await LoadGenerator.RunAsync(server.BaseAddress, requests: 32, concurrency: 8, maxTokens: 48, cap: TimeSpan.FromSeconds(120), drafter: "none");
+        var lookup = await LoadGenerator.RunAsync(server.BaseAddress, requests: 32, concurrency: 8, maxTokens: 48, cap: TimeSpan.FromSeconds(120), drafter: "lookup");
+        output.WriteLine("none:   " + none);
+        output.WriteLine("lookup: " + lookup);
+        File.AppendAllText(Path.Combine(Path.GetTempPath(), "hunch-serve-load.txt"), "draft none:   " + none + "\ndraft lookup: " + lookup + "\n");
+        Assert.Equal(0, none.Failed + lookup.Failed);
+        // Goodput: with eight streams decoding, drafting is off or throttled, so it must not cost throughput
+        // (10% allowance for timing noise on a shared machine).
+        Assert.True(lookup.TokensPerSecond >= 0.9 * none.TokensPerSecond, $"lookup {lookup.TokensPerSecond:F1} tok/s vs none {none.TokensPerSecond:F1} tok/s");
+    }
 }

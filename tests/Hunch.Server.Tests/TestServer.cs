@@ -31,7 +31,12 @@ public sealed class TestServer : IAsyncDisposable
     {
         var model = HunchModel.Load(ServerPaths.BundledModel, threads: 2);
         options ??= new EngineOptions();
-        var engine = new HunchEngine(model, options with { DrafterFactory = options.DrafterFactory ?? TestDrafters.Create });
+        // Fixed-size draft trees: auto-sized trees follow timings of this machine (busy and noisy under test) and
+        // may choose not to draft at all, which would leave the speculation tests nothing to check.
+        int nodes = options.MaxDraftNodes;
+        var engine = new HunchEngine(model, options.DrafterFactory is null
+            ? options with { DrafterFactory = name => Hunch.Speculative.Drafters.Create(FixedTree(name), model, nodes) }
+            : options);
         var app = HunchServer.Create(engine, new ServerOptions { Host = "127.0.0.1", Port = 0, ApiKey = apiKey, ModelId = "pycoder", MaxBodyBytes = maxBody });
         await app.StartAsync();
         var address = HunchServer.Addresses(app)[0];
@@ -43,6 +48,13 @@ public sealed class TestServer : IAsyncDisposable
     public HttpClient HangingUpClient() => new(new SocketsHttpHandler { MaxResponseDrainSize = 0, ResponseDrainTimeout = TimeSpan.Zero, PooledConnectionLifetime = TimeSpan.Zero })
     {
         BaseAddress = BaseAddress,
+    };
+
+    static string FixedTree(string name) => name switch
+    {
+        "lookup" => "lookup:tree=fixed",
+        "recycling" => "recycling:tree=fixed,shared=true",
+        _ => name,
     };
 
     /// <summary>The official OpenAI client pointed at this server.</summary>
@@ -83,16 +95,6 @@ public sealed class TestServer : IAsyncDisposable
         Engine.Dispose();
         _model.Dispose();
     }
-}
-
-/// <summary>Drafters the tests can name: whatever the library offers, through its factory when present.</summary>
-public static class TestDrafters
-{
-    public static Hunch.Speculative.IDrafter? Create(string name) => name switch
-    {
-        "none" => new Hunch.Speculative.NoDrafter(),
-        _ => null,
-    };
 }
 
 /// <summary>One started server shared by the tests of a class.</summary>

@@ -37,7 +37,6 @@ static class ChatCommand
                 Parallel = 1,
                 ContextSize = r.GetValue(ctx),
                 DefaultDrafter = r.GetValue(draft)!,
-                DrafterFactory = name => { try { return DrafterRegistry.Create(name, hm, 0); } catch (UserException) { return null; } },
             }, ownsModel: true);
 
             var history = new List<ChatTurn>();

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Hunch.Api;
 using Hunch.Server;
-using Hunch.Speculative;
 using Microsoft.Extensions.Hosting;
 
 namespace Hunch.Cli.Commands;
@@ -49,7 +48,6 @@ static class ServeCommand
                 ContextSize = c,
                 DefaultDrafter = r.GetValue(draft)!,
                 MaxDraftNodes = treeNodes,
-                DrafterFactory = name => CreateDrafter(name, hm, treeNodes),
             };
             using var engine = new HunchEngine(hm, options, ownsModel: true);
             string id = r.GetValue(alias) ?? hm.Name;
@@ -65,12 +63,5 @@ static class ServeCommand
             return 0;
         }));
         return cmd;
-    }
-
-    /// <summary>A drafter by name, or null when the name is unknown (the server answers 400).</summary>
-    static IDrafter? CreateDrafter(string name, HunchModel model, int treeNodes)
-    {
-        try { return DrafterRegistry.Create(name, model, treeNodes); }
-        catch (UserException) { return null; }
     }
 }

@@ -94,6 +94,9 @@ internal static unsafe class DotAvx2
     static Vector256<float> MulSigned(Vector256<byte> ax, Vector256<sbyte> x, byte* a)
     {
         var sy = Avx2.Sign(Vector256.Load((sbyte*)a), x);
+        // VNNI sums the four u8×s8 products of each lane in one instruction; no pair saturates in these ranges
+        // (|x| ≤ 128, |a| ≤ 127), so the lane sums are the same integers either way.
+        if (AvxVnni.IsSupported) return Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, ax, sy));
         var p16 = Avx2.MultiplyAddAdjacent(ax, sy);
         return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(p16, Vector256<short>.One));
     }
@@ -101,6 +104,7 @@ internal static unsafe class DotAvx2
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> MulUnsigned(Vector256<byte> x, byte* a)
     {
+        if (AvxVnni.IsSupported) return Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, x, Vector256.Load((sbyte*)a)));
         var p16 = Avx2.MultiplyAddAdjacent(x, Vector256.Load((sbyte*)a));
         return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(p16, Vector256<short>.One));
     }

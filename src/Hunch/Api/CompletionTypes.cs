@@ -53,6 +53,9 @@ public sealed record CompletionRequest
     public string? Drafter { get; init; }
     /// <summary>Keep generating after an end-of-generation token (it is then emitted like any token).</summary>
     public bool IgnoreEndOfGeneration { get; init; }
+    /// <summary>Constrain the output to this grammar (JSON mode, JSON schema, tool calls; see
+    /// <see cref="Hunch.Grammar.JsonSchemaGrammar"/>). Composes with speculation: the output equals plain constrained decoding.</summary>
+    public Hunch.Grammar.GbnfGrammar? Grammar { get; init; }
 }
 
 /// <summary>The log-probability of one generated token under the target model (identical with and without speculation).</summary>

@@ -97,18 +97,22 @@ public sealed partial class HunchEngine
     /// <summary>
     /// Draft nodes (root included) a request may use this step. Alone, a request drafts fully: the forward is
     /// bound by reading the weights, so extra rows are nearly free. As the batch grows the forward becomes
-    /// compute-bound and a draft row costs about as much as another request's real token, so speculation pays
-    /// only while it is accepted often; past <see cref="EngineOptions.SpeculationBatchLimit"/> requests it is
-    /// off (goodput, after SmartSpec). A request whose drafts are rarely accepted in a shared batch drafts only
-    /// every eighth step, to notice when its acceptance recovers.
+    /// compute-bound and a draft row costs about as much as another request's real token, so a request drafts
+    /// only as deep as its recent acceptance pays for (a chain accepted with rate a yields about a/(1-a) tokens),
+    /// drafts only every eighth step while acceptance is poor (to notice when it recovers), and from
+    /// <see cref="EngineOptions.SpeculationBatchLimit"/> decoding requests on it does not draft at all
+    /// (goodput, after SmartSpec).
     /// </summary>
     int DraftBudget(GenerationSession s, int decoding)
     {
         if (s.DrafterName == "none") return 1;
         if (decoding <= 1) return _options.MaxDraftNodes;
         if (decoding >= _options.SpeculationBatchLimit) return 1;
-        if (s.AcceptRate < 0.1 && s.Stats.Steps % 8 != 0) return 1;
-        return Math.Clamp(_options.MaxBatchRows / decoding, 1, _options.MaxDraftNodes);
+        double a = s.AcceptRate;
+        if (a < 0.3 && s.Stats.Steps % 8 != 0) return 1;
+        int expected = (int)Math.Ceiling(a / Math.Max(1e-3, 1 - a));
+        int cap = Math.Min(_options.MaxDraftNodes, _options.MaxBatchRows / decoding);
+        return Math.Clamp(1 + 2 * expected, 1, Math.Max(1, cap));
     }
 
     void Admit()
@@ -131,6 +135,8 @@ public sealed partial class HunchEngine
                         ContextSize = _ctx,
                         MaxDraftNodes = _options.MaxDraftNodes,
                         StopAtEndOfGeneration = !job.Request.IgnoreEndOfGeneration,
+                        Constraint = job.Request.Grammar is { } grammar   // grammar: one constraint per request, shared trie per model
+                            ? new Hunch.Grammar.GrammarConstraint(grammar, Hunch.Grammar.TokenVocabulary.For(_tokenizer)) : null,
                     };
                     job.Session = new GenerationSession(_model, _tokenizer, s, job.Prompt, options, job.Drafter, job.Request.TopLogprobs ?? -1);
                 }

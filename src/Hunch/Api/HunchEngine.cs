@@ -48,6 +48,11 @@ public sealed partial class HunchEngine : IDisposable
     /// <param name="options">Settings (null: defaults).</param>
     /// <param name="ownsModel">Dispose <paramref name="model"/> with the engine.</param>
     public HunchEngine(TransformerModel model, ITokenizer tokenizer, EngineOptions? options = null, bool ownsModel = false)
+        : this(model, tokenizer, options, ownsModel, null, false)
+    {
+    }
+
+    HunchEngine(TransformerModel model, ITokenizer tokenizer, EngineOptions? options, bool ownsModel, HunchModel? hunchModel, bool ownsHunchModel)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -61,6 +66,8 @@ public sealed partial class HunchEngine : IDisposable
         _tokenizer = tokenizer;
         _options = options;
         _ownsModel = ownsModel;
+        _hunchModel = hunchModel;
+        _ownsHunchModel = ownsHunchModel;
         _ctx = options.ContextSize > 0 ? Math.Min(options.ContextSize, model.Config.ContextLength) : model.Config.ContextLength;
         // Fail on an unknown default drafter now rather than on the first request.
         CreateDrafter(options.DefaultDrafter).Dispose();
@@ -74,11 +81,32 @@ public sealed partial class HunchEngine : IDisposable
     /// <param name="model">The model.</param>
     /// <param name="options">Settings (null: defaults).</param>
     /// <param name="ownsModel">Dispose <paramref name="model"/> with the engine.</param>
+    /// <remarks>Without <see cref="EngineOptions.DrafterFactory"/>, drafters come from <see cref="Drafters.Create"/>
+    /// (none, recycling, lookup with options, model:PATH, self:..., heads:PATH). Recycling drafters share one table
+    /// per model: every drafter runs on the engine thread, so sharing is safe, and requests learn from each other.</remarks>
     public HunchEngine(HunchModel model, EngineOptions? options = null, bool ownsModel = false)
-        : this(model.Transformer, model.Tokenizer, options, ownsModel: false)
+        : this(ArgumentNullExceptionGuard(model).Transformer, model.Tokenizer, WithDefaultDrafters(model, options), false, model, ownsModel)
     {
-        _hunchModel = model;
-        _ownsHunchModel = ownsModel;
+    }
+
+    static HunchModel ArgumentNullExceptionGuard(HunchModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model;
+    }
+
+    static EngineOptions WithDefaultDrafters(HunchModel model, EngineOptions? options)
+    {
+        options ??= new EngineOptions();
+        if (options.DrafterFactory is not null) return options;
+        // Auto-sized drafters time the model's forward once (cached per model). Measure now, before the engine
+        // thread starts: a drafter created later for a request must not run a forward beside the engine's.
+        ForwardCostCurve.Measure(model.Transformer);
+        int nodes = options.MaxDraftNodes;
+        return options with
+        {
+            DrafterFactory = spec => Drafters.Create(spec == "recycling" ? "recycling:shared=true" : spec, model, nodes),
+        };
     }
 
     readonly bool _ownsHunchModel;
@@ -245,7 +273,12 @@ public sealed partial class HunchEngine : IDisposable
     IDrafter CreateDrafter(string name)
     {
         if (string.IsNullOrWhiteSpace(name) || name == "none") return new NoDrafter();
-        var drafter = _options.DrafterFactory?.Invoke(name);
+        IDrafter? drafter;
+        try { drafter = _options.DrafterFactory?.Invoke(name); }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or NotSupportedException or Gguf.GgufException)
+        {
+            throw new InvalidRequestException($"drafter '{name}': {e.Message}", "speculation");
+        }
         return drafter ?? throw new InvalidRequestException($"unknown drafter '{name}'", "speculation");
     }
 

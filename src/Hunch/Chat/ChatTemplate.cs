@@ -28,6 +28,7 @@ public sealed class ChatTemplate
         "{% if add_generation_prompt %}assistant:{% endif %}";
 
     private readonly List<Stmt> _body;
+    private readonly Dictionary<List<Stmt>, string[]> _frames;
 
     /// <summary>The GGUF metadata key holding a model's default chat template.</summary>
     public const string MetadataKey = "tokenizer.chat_template";
@@ -36,6 +37,7 @@ public sealed class ChatTemplate
     {
         Source = source;
         _body = body;
+        _frames = FrameAnalysis.Analyze(body);
         IsPlainFallback = isFallback;
     }
 
@@ -88,7 +90,7 @@ public sealed class ChatTemplate
     public string Render(ChatTemplateContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var interp = new Interpreter(context.Limits, context.Now ?? DateTimeOffset.Now);
+        var interp = new Interpreter(context.Limits, context.Now ?? DateTimeOffset.Now, _frames);
         var globals = new Scope(null);
         Globals.Install(globals);
         var vars = context.BuildScope(globals);

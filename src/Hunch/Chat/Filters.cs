@@ -25,6 +25,7 @@ internal static partial class Filters
         if (name is "e" or "escape" && value is PyMarkup) return value;
         if (name is "e" or "escape" or "forceescape") return new PyMarkup(interp.Charged(HtmlEscape(SoftStr(value, line)), line));
         if (name is "string" && value is PyMarkup) return value;
+        if (name is "pprint") return PyFormat.Repr(value);
         value = PyOps.Plain(value);
         for (int i = 0; i < args.Count; i++) args[i] = PyOps.Plain(args[i]);
         var a = new ArgList(name, args, kwargs, line);
@@ -312,6 +313,7 @@ internal static partial class Filters
                 foreach (var item in PyOps.Iterate(value, line))
                 {
                     var key = Fold(attribute is null ? item : AttrGetter(item, attribute, null, line), caseSensitive);
+                    PyOps.HashableKey(key, line); // Python keeps the seen keys in a set
                     bool dup = false;
                     foreach (var s in seen) if (PyOps.PyEquals(s, key)) { dup = true; break; }
                     if (dup) continue;

@@ -85,10 +85,20 @@ internal sealed partial class Interpreter
     private long _allocated;
     private int _callDepth;
 
-    public Interpreter(ChatTemplateLimits limits, DateTimeOffset now)
+    private readonly Dictionary<List<Stmt>, string[]> _frames;
+
+    public Interpreter(ChatTemplateLimits limits, DateTimeOffset now, Dictionary<List<Stmt>, string[]> frames)
     {
         _limits = limits;
         Now = now;
+        _frames = frames;
+    }
+
+    /// <summary>Starts a frame: names jinja2 would treat as not-yet-assigned locals start undefined (see FrameAnalysis).</summary>
+    private void EnterFrame(List<Stmt> body, Scope scope)
+    {
+        if (!_frames.TryGetValue(body, out var names)) return;
+        foreach (var name in names) scope.Set(name, new Undefined($"'{name}' is undefined"));
     }
 
     public DateTimeOffset Now { get; }
@@ -97,6 +107,7 @@ internal sealed partial class Interpreter
     public string Render(List<Stmt> body, Scope scope)
     {
         var sb = new StringBuilder();
+        EnterFrame(body, scope);
         Exec(body, scope, sb);
         return sb.ToString();
     }
@@ -207,6 +218,7 @@ internal sealed partial class Interpreter
                 var values = new List<object?>();
                 foreach (var (_, valueExpr) in w.Assignments) values.Add(Eval(valueExpr, scope));
                 for (int k = 0; k < values.Count; k++) Assign(w.Assignments[k].Target, values[k], inner, w.Line);
+                EnterFrame(w.Body, inner);
                 Exec(w.Body, inner, sb);
                 break;
             }
@@ -255,7 +267,12 @@ internal sealed partial class Interpreter
         }
         if (items.Count == 0)
         {
-            if (f.Else is not null) Exec(f.Else, scope, sb);
+            if (f.Else is not null)
+            {
+                var elseScope = new Scope(scope);
+                EnterFrame(f.Else, elseScope);
+                Exec(f.Else, elseScope, sb);
+            }
             return;
         }
         Func<object?, int, object?>? recurse = null;
@@ -278,6 +295,7 @@ internal sealed partial class Interpreter
             var iterScope = new Scope(scope);
             Assign(f.Target, items[i], iterScope, f.Line);
             iterScope.Set("loop", loop);
+            EnterFrame(f.Body, iterScope);
             try
             {
                 Exec(f.Body, iterScope, sb);
@@ -381,6 +399,7 @@ internal sealed partial class Interpreter
             if (macro.Caller is not null) scope.Set("caller", macro.Caller);
             else if (def.SpecialNames.Contains("caller") && !callerGiven) scope.Set("caller", new Undefined("No caller defined"));
             var sb = new StringBuilder();
+            EnterFrame(def.Body, scope);
             try
             {
                 Exec(def.Body, scope, sb);

@@ -571,7 +571,10 @@ internal static class Methods
             }
             sb.Append(text);
         }
-        if (mapping is null && argi < args.Count && values is PyTuple)
+        // Python: leftover arguments are an error, except for a single argument that is a mapping or sequence
+        // (other than str), which Python treats as a mapping and does not count.
+        bool exempt = values is PyDict || (values is not PyTuple && values is List<object?>);
+        if (argi < args.Count && !exempt)
             throw new ChatTemplateException("not all arguments converted during string formatting", line);
         return sb.ToString();
     }

@@ -189,13 +189,16 @@ internal static class PyOps
             var sliced = (List<object?>)Slice(interp, CodePoints(surrogateText), start, stop, step, line)!;
             return string.Concat(sliced.Cast<string>());
         }
-        int count = target switch
+        int count;
+        switch (target)
         {
-            string s => s.Length,
-            List<object?> l => l.Count,
-            PyTuple t => t.Count,
-            _ => throw new ChatTemplateException($"'{PyFormat.TypeName(target)}' object is not subscriptable", line),
-        };
+            case string s: count = s.Length; break;
+            case List<object?> l: count = l.Count; break;
+            case PyTuple t: count = t.Count; break;
+            default:
+                // jinja2 compiles slices to native Python subscripts (bypassing its getitem), so this raises
+                throw new ChatTemplateException(target is PyDict ? "unhashable type: 'slice'" : $"'{PyFormat.TypeName(target)}' object is not subscriptable", line);
+        }
         long stepV = step is null ? 1 : ToIndex(step, line);
         if (stepV == 0) throw new ChatTemplateException("slice step cannot be zero", line);
         long lower = stepV < 0 ? -1 : 0;
@@ -374,6 +377,15 @@ internal static class PyOps
             {
                 object? seq = a is long or bool ? b : a;
                 object? count = a is long or bool ? a : b;
+                if (count is long or bool && seq is PyTuple tupleSeq)
+                {
+                    long n = count is bool tupleBool ? (tupleBool ? 1 : 0) : (long)count!;
+                    if (n < 0) n = 0;
+                    interp.Charge(tupleSeq.Count * n, line);
+                    var items = new List<object?>();
+                    for (long i = 0; i < n; i++) items.AddRange(tupleSeq.Items);
+                    return new PyTuple(items.ToArray());
+                }
                 if (count is long or bool && seq is string or List<object?>)
                 {
                     long n = count is bool cb ? (cb ? 1 : 0) : (long)count!;

@@ -29,7 +29,7 @@ internal static class Tests
             case "mapping": return value is PyDict;
             case "iterable": return value is string or List<object?> or PyTuple or PyDict or PyGenerator or Undefined;
             case "sequence": return value is string or List<object?> or PyTuple or PyDict or Undefined;
-            case "callable": return value is Callable || value is LoopObject { Recurse: not null };
+            case "callable": return value is Callable or Undefined || value is LoopObject { Recurse: not null };
             case "escaped": return false;
             case "lower": return value is string ls ? ls.Any(char.IsLetter) && !ls.Any(char.IsUpper) : PyFormat.Str(value) is var lstr && lstr.Any(char.IsLetter) && !lstr.Any(char.IsUpper);
             case "upper": return PyFormat.Str(value) is var ustr && ustr.Any(char.IsLetter) && !ustr.Any(char.IsLower);
@@ -37,9 +37,9 @@ internal static class Tests
             case "even":
             {
                 if (value is Undefined u) throw PyOps.UndefinedError(u, line);
+                // jinja2: value % 2 == 1 (odd) and value % 2 == 0 (even), so 2.5 is neither
                 var m = PyOps.Binary(interp, "%", value, 2L, line);
-                bool odd = PyOps.Truthy(m);
-                return name == "odd" ? odd : !odd;
+                return PyOps.PyEquals(m, name == "odd" ? 1L : 0L);
             }
             case "divisibleby":
                 return !PyOps.Truthy(PyOps.Binary(interp, "%", value, a.Required(0, "num"), line)) ;

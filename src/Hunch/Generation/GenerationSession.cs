@@ -54,6 +54,7 @@ internal sealed class GenerationSession
     readonly IDrafter _drafter;
     readonly Sampler _sampler;
     readonly Verifier _verifier;
+    readonly Hunch.Grammar.ITokenConstraint? _constraint;   // grammar
     readonly DraftTree _tree = new();
     readonly ForwardBatch _view = new();
     readonly int[] _prompt;
@@ -115,6 +116,9 @@ internal sealed class GenerationSession
         slot.CachedCount = common;
         _prefilled = common;
         drafter.Begin(prompt, options.Sampling);
+        _constraint = options.Constraint;   // grammar: reset, and let the verifier mask every node
+        _constraint?.Begin(options.Sampling);
+        _verifier.Constraint = _constraint;
         Stats.PrefillMs = 0;
         if (options.MaxTokens == 0) Finish = FinishReason.Length;
     }
@@ -174,10 +178,13 @@ internal sealed class GenerationSession
                 MaxNodes = nodes,
                 MaxDepth = remaining - 1,
                 Sampling = _options.Sampling,
+                // Self-drafters run the target on this cache's scratch rows; other requests' rows already in the
+                // shared batch live in their own caches and are not touched.
                 TargetCache = _cache,
             };
             _drafter.Propose(context, _tree);
         }
+        _constraint?.PrepareTree(_tree);   // grammar: drop draft nodes it forbids, before the forward
         Stats.DraftMs += Elapsed(ta);
         _rowStart = batch.Count;
         _rowCount = _tree.Count;
@@ -213,6 +220,7 @@ internal sealed class GenerationSession
         var tokens = _slot.Tokens;
         if (_path.Length < _tree.MaxDepth + 2) _path = new int[_tree.MaxDepth + 2];
         int pathLength = _verifier.Verify(_tree, rows, tokens, _length, _path, out int extra);
+        _constraint?.Commit(_tree, _path.AsSpan(0, pathLength), extra);   // grammar
         _cache.Commit(_path.AsSpan(0, pathLength));
         _drafter.Observe(_tree, rows, _path.AsSpan(0, pathLength), extra);
 
@@ -241,6 +249,7 @@ internal sealed class GenerationSession
         _slot.CachedCount = _cache.Length;
         Stats.VerifyMs += Elapsed(tc);
         if (Finish is null && Output.Count >= _options.MaxTokens) Finish = FinishReason.Length;
+        if (Finish is null && _constraint is { IsComplete: true }) Finish = FinishReason.Stop;   // grammar: nothing may follow
         _rowCount = 0;
         return Finish is not null;
     }

@@ -63,6 +63,9 @@ public sealed class GrammarState
     internal GrammarState(GrammarMatcher owner, ParseStack[] stacks, bool ended)
     {
         Owner = owner;
+        // A canonical order lets equal stack sets reached by different paths share one cached mask.
+        if (stacks.Length > 1) Array.Sort(stacks, static (a, b) => a.Top != b.Top ? a.Top.CompareTo(b.Top)
+            : RuntimeHelpers.GetHashCode(a.Rest).CompareTo(RuntimeHelpers.GetHashCode(b.Rest)));
         Stacks = stacks;
         Ended = ended;
         foreach (var s in stacks)
@@ -106,6 +109,10 @@ public sealed class GrammarMatcher
     int _len;
     (int Pos, StackNode Next)[] _work = new (int, StackNode)[64];
     int[] _frameNode = [], _frameChild = [], _frameStart = [], _frameEnd = [];
+    // Masks of recent stack sets: inside a string or a repetition the same set recurs step after step (the
+    // stacks are hash-consed, so equal sets compare by reference), and a hit costs one copy instead of a walk.
+    readonly Dictionary<ParseStack[], (ulong[] Bits, int Count)> _maskCache = new(StackSetComparer.Instance);
+    readonly int _maskCacheCapacity;
 
     /// <summary>Creates a matcher for one request.</summary>
     public GrammarMatcher(GbnfGrammar grammar, TokenVocabulary vocabulary)
@@ -113,6 +120,7 @@ public sealed class GrammarMatcher
         _g = grammar ?? throw new ArgumentNullException(nameof(grammar));
         _vocab = vocabulary ?? throw new ArgumentNullException(nameof(vocabulary));
         _ended = new GrammarState(this, [], true);
+        _maskCacheCapacity = Math.Clamp((4 << 20) / (((vocabulary.Count + 63) >> 6) * 8), 16, 1024);
         _len = 0;
         foreach (int alt in _g.Alternatives[_g.RootRule]) Expand(alt, _bottom, 0);
         Initial = new GrammarState(this, _buf.AsSpan(0, _len).ToArray(), false);
@@ -187,6 +195,19 @@ public sealed class GrammarMatcher
         if (allowed.Length < words) throw new ArgumentException($"the mask needs {words} words", nameof(allowed));
         allowed[..words].Clear();
         if (state.Ended) return 0;
+        if (_maskCache.TryGetValue(state.Stacks, out var hit))
+        {
+            hit.Bits.AsSpan().CopyTo(allowed);
+            return hit.Count;
+        }
+        int total = Walk(state, allowed);
+        if (_maskCache.Count >= _maskCacheCapacity) _maskCache.Clear();
+        _maskCache[state.Stacks] = (allowed[..words].ToArray(), total);
+        return total;
+    }
+
+    int Walk(GrammarState state, Span<ulong> allowed)
+    {
         int total = 0;
         if (state.IsAccepting)
             foreach (int t in _vocab.EndOfGenerationTokens) { allowed[t >> 6] |= 1UL << (t & 63); total++; }
@@ -305,12 +326,34 @@ public sealed class GrammarMatcher
 
     void Emit(ParseStack s, int outStart)
     {
+
         for (int i = outStart; i < _len; i++)
             if (_buf[i].Top == s.Top && ReferenceEquals(_buf[i].Rest, s.Rest)) return;
         if (_len - outStart >= _g.Limits.MaxStacks)
             throw new GrammarException($"grammar is too ambiguous: more than {_g.Limits.MaxStacks} parse stacks at once");
         if (_len == _buf.Length) Array.Resize(ref _buf, _buf.Length * 2);
         _buf[_len++] = s;
+    }
+
+    sealed class StackSetComparer : IEqualityComparer<ParseStack[]>
+    {
+        public static readonly StackSetComparer Instance = new();
+
+        public bool Equals(ParseStack[]? x, ParseStack[]? y)
+        {
+            if (ReferenceEquals(x, y)) return true;
+            if (x is null || y is null || x.Length != y.Length) return false;
+            for (int i = 0; i < x.Length; i++)
+                if (x[i].Top != y[i].Top || !ReferenceEquals(x[i].Rest, y[i].Rest)) return false;
+            return true;
+        }
+
+        public int GetHashCode(ParseStack[] stacks)
+        {
+            var h = new HashCode();
+            foreach (var s in stacks) { h.Add(s.Top); h.Add(RuntimeHelpers.GetHashCode(s.Rest)); }
+            return h.ToHashCode();
+        }
     }
 
     void EnsureBuffer(int n)

@@ -102,14 +102,14 @@ public sealed class ForwardCostCurve
         }
 
         var ms = new double[sizes.Length];
+        ms.AsSpan().Fill(double.MaxValue);
         double first = TimeTree(model, batch, cache, context, 1, vocab); // warm-up, also sizes the repetitions
-        int reps = first < 20 ? 3 : 1;
-        for (int s = 0; s < sizes.Length; s++)
-        {
-            double best = double.MaxValue;
-            for (int r = 0; r < reps; r++) best = Math.Min(best, TimeTree(model, batch, cache, context, sizes[s], vocab));
-            ms[s] = Math.Max(best, 1e-6);
-        }
+        // The minimum over repetitions, interleaved across sizes: other processes only ever add time, and
+        // interleaving spreads a burst of contention over all sizes instead of inflating one.
+        int reps = first < 10 ? 5 : first < 100 ? 2 : 1;
+        for (int r = 0; r < reps; r++)
+            for (int s = 0; s < sizes.Length; s++)
+                ms[s] = Math.Min(ms[s], Math.Max(TimeTree(model, batch, cache, context, sizes[s], vocab), 1e-6));
         // Timing noise on a shared machine can make a larger forward look cheaper; costs never decrease with rows.
         for (int s = 1; s < ms.Length; s++) ms[s] = Math.Max(ms[s], ms[s - 1]);
         return new ForwardCostCurve(sizes, ms);

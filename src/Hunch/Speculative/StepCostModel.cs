@@ -35,6 +35,19 @@ internal sealed class StepCostModel
     /// </summary>
     public int BestCount(ReadOnlySpan<double> values)
     {
+        int n = BestCountByModel(values);
+        // Exploration: when drafting looks unprofitable, still draft one node now and then, so the acceptance
+        // estimates keep learning (a pessimistic prior would otherwise never be corrected).
+        if (n == 0 && values.Length > 0 && ++_idleSteps >= ProbeEvery) { _idleSteps = 0; return 1; }
+        if (n > 0) _idleSteps = 0;
+        return n;
+    }
+
+    const int ProbeEvery = 8;
+    int _idleSteps;
+
+    internal int BestCountByModel(ReadOnlySpan<double> values)
+    {
         double sum = 1;
         double best = sum / StepCost(0);
         int bestN = 0;

@@ -37,6 +37,7 @@ public sealed class TokenRecyclingDrafter : IDrafter
     double[] _invZ = new double[128];
     float _temperature;
     bool _greedy = true;
+    int _lastWanted = 8;
 
     /// <summary>Creates a drafter for <paramref name="model"/>. <paramref name="sharedTable"/>: a warm table shared
     /// with other drafters (kept across requests); null for a private table reset at every request.
@@ -81,7 +82,7 @@ public sealed class TokenRecyclingDrafter : IDrafter
     public void Begin(ReadOnlySpan<int> prompt, SamplingOptions sampling)
     {
         // A private table starts empty for every request, so back-to-back requests behave like a fresh process.
-        if (_privateTable) { _table.Clear(); _estimator.Reset(); }
+        if (_privateTable) { _table.Clear(); _estimator.Reset(); _lastWanted = 8; }
         _greedy = sampling.IsGreedy;
         _temperature = sampling.Temperature;
     }
@@ -105,8 +106,11 @@ public sealed class TokenRecyclingDrafter : IDrafter
             int wanted = slots;
             if (_mode != DraftTreeMode.Reference)
             {
-                _shape.BuildBestFirst(_estimator, slots, depthCap, K);
-                if (_cost is not null) wanted = _cost.BestCount(_shape.Value.AsSpan(0, _shape.Count));
+                // An auto-sized tree rarely jumps far from the last size: building a few times more candidate
+                // slots than it last used keeps the per-step cost small when the best tree is small.
+                int build = _cost is null ? slots : Math.Min(slots, Math.Max(16, 2 * _lastWanted + 8));
+                _shape.BuildBestFirst(_estimator, build, depthCap, K);
+                if (_cost is not null) _lastWanted = wanted = _cost.BestCount(_shape.Value.AsSpan(0, _shape.Count));
             }
             Fill(tree, wanted, depthCap);
         }

@@ -49,10 +49,11 @@ internal sealed class BpeTokenizer : VocabularyTokenizer
 
     readonly PreTokenizer _pre;
     readonly bool _ignoreMerges;
-    // Every string that appears in a merge gets a piece id: its token id when it is a token, otherwise an id
-    // past the vocabulary. A merge is then a pair of piece ids.
-    readonly ByteStringMap _pieces;
-    readonly Dictionary<long, int> _ranks;
+    // Every string that appears in a merge, or results from one, gets a piece id: its token id when it is a
+    // token, otherwise an id past the vocabulary. A merge is then a pair of piece ids, and its result is known
+    // in advance, so the merge loop never hashes text.
+    readonly Dictionary<long, long> _merges;   // (left piece, right piece) -> (rank, result piece)
+    readonly int[] _bytePiece = new int[256];  // piece id of each byte's GPT-2 character, or -1
 
     /// <summary>The pre-tokenizer type in use.</summary>
     public string PreTokenizerType => _pre.Type;
@@ -63,12 +64,14 @@ internal sealed class BpeTokenizer : VocabularyTokenizer
             ?? throw new GgufException("a gpt2 (BPE) vocabulary needs merges", -1, "tokenizer.ggml.merges");
 
         int n = Texts.Length;
-        _pieces = new ByteStringMap(n + merges.Length);
-        for (int i = 0; i < n; i++) _pieces.Set(TextBytes[i], i, overwrite: false);
+        var pieces = new ByteStringMap(n + merges.Length);
+        // Same id as a text lookup gives (the later one if a text repeats).
+        for (int i = 0; i < n; i++) pieces.Set(TextBytes[i], i);
         int nextPiece = n;
-        _ranks = new Dictionary<long, int>(merges.Length);
+        var parts = new (int First, int Second, byte[] Bytes, int Space)[merges.Length];
         for (int i = 0; i < merges.Length; i++)
         {
+            // As llama.cpp: split at the first space after the first byte; no space means two empty parts.
             var bytes = Encoding.UTF8.GetBytes(merges[i]);
             int space = bytes.Length > 1 ? bytes.AsSpan(1).IndexOf((byte)' ') : -1;
             ReadOnlySpan<byte> first = default, second = default;
@@ -77,9 +80,26 @@ internal sealed class BpeTokenizer : VocabularyTokenizer
                 first = bytes.AsSpan(0, space + 1);
                 second = bytes.AsSpan(space + 2);
             }
-            int a = PieceId(first, ref nextPiece), b = PieceId(second, ref nextPiece);
-            _ranks.TryAdd(((long)a << 32) | (uint)b, i);
+            parts[i] = (PieceId(pieces, first, ref nextPiece), PieceId(pieces, second, ref nextPiece), bytes, space);
         }
+        _merges = new Dictionary<long, long>(merges.Length);
+        for (int i = 0; i < merges.Length; i++)
+        {
+            var (a, b, bytes, space) = parts[i];
+            long key = ((long)a << 32) | (uint)b;
+            if (_merges.ContainsKey(key)) continue; // the first rank of a repeated merge counts
+            int result;
+            if (space < 0) result = PieceId(pieces, default, ref nextPiece);
+            else
+            {
+                var joined = new byte[bytes.Length - 1];
+                bytes.AsSpan(0, space + 1).CopyTo(joined);
+                bytes.AsSpan(space + 2).CopyTo(joined.AsSpan(space + 1));
+                result = PieceId(pieces, joined, ref nextPiece);
+            }
+            _merges[key] = ((long)i << 32) | (uint)result;
+        }
+        for (int b = 0; b < 256; b++) _bytePiece[b] = pieces.Get(s_byteToUtf8[b]);
 
         var preName = file.GetString("tokenizer.ggml.pre");
         PreTokenizer.Definition def;
@@ -102,11 +122,11 @@ internal sealed class BpeTokenizer : VocabularyTokenizer
         FinishLoading(file, defaultAddBos: def.AddBos, defaultAddEos: false);
     }
 
-    int PieceId(ReadOnlySpan<byte> text, ref int nextPiece)
+    static int PieceId(ByteStringMap pieces, ReadOnlySpan<byte> text, ref int nextPiece)
     {
-        int id = _pieces.Get(text);
+        int id = pieces.Get(text);
         if (id >= 0) return id;
-        _pieces.Set(text, nextPiece);
+        pieces.Set(text, nextPiece);
         return nextPiece++;
     }
 
@@ -140,79 +160,90 @@ internal sealed class BpeTokenizer : VocabularyTokenizer
         var cpSpan = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(cps);
         var lengths = _pre.Split(cpSpan, new PreTokenizer.Scratch());
 
-        var word = new List<byte>(64);
         var session = new MergeSession();
         Span<byte> utf8 = stackalloc byte[4];
         int pos = 0;
         foreach (int len in lengths)
         {
-            word.Clear();
+            // The word's raw bytes, and their GPT-2 characters (UTF-8) that token texts are written in.
+            session.Raw.Clear();
+            session.Word.Clear();
             for (int k = pos; k < pos + len; k++)
             {
-                int n = CodepointInfo.EncodeUtf8(cpSpan[k], utf8);
-                for (int j = 0; j < n; j++) word.AddRange(s_byteToUtf8[utf8[j]]);
+                int nb = CodepointInfo.EncodeUtf8(cpSpan[k], utf8);
+                for (int j = 0; j < nb; j++)
+                {
+                    session.Raw.Add(utf8[j]);
+                    session.Word.AddRange(s_byteToUtf8[utf8[j]]);
+                }
             }
             pos += len;
-            if (word.Count > 0) MergeWord(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(word), session, output);
+            if (session.Raw.Count > 0) MergeWord(session, output);
         }
     }
 
     sealed class MergeSession
     {
-        public int[] Start = new int[64], Size = new int[64], Prev = new int[64], Next = new int[64];
+        public readonly List<byte> Raw = new(64), Word = new(128);
+        public int[] Start = new int[64], Size = new int[64], Prev = new int[64], Next = new int[64], Piece = new int[64];
         public readonly MergeQueue Queue = new();
 
         public void Ensure(int n)
         {
             if (Start.Length >= n) return;
             int m = Math.Max(n, Start.Length * 2);
-            Start = new int[m]; Size = new int[m]; Prev = new int[m]; Next = new int[m];
+            Start = new int[m]; Size = new int[m]; Prev = new int[m]; Next = new int[m]; Piece = new int[m];
         }
     }
 
-    void MergeWord(ReadOnlySpan<byte> word, MergeSession s, List<int> output)
+    void MergeWord(MergeSession s, List<int> output)
     {
+        var word = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(s.Word);
+        var raw = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(s.Raw);
         if (_ignoreMerges)
         {
             int whole = TokenToId.Get(word);
             if (whole >= 0) { output.Add(whole); return; }
         }
 
-        s.Ensure(word.Length);
-        var start = s.Start; var size = s.Size; var prev = s.Prev; var next = s.Next;
-        int count = 0;
-        for (int off = 0; off < word.Length;)
+        // One symbol per raw byte (= per GPT-2 character of the word), as llama.cpp starts from UTF-8 characters.
+        int count = raw.Length;
+        s.Ensure(count);
+        var start = s.Start; var size = s.Size; var prev = s.Prev; var next = s.Next; var piece = s.Piece;
+        int off = 0;
+        for (int i = 0; i < count; i++)
         {
-            int len = Math.Min(CodepointInfo.Utf8Length(word[off]), word.Length - off);
-            start[count] = off; size[count] = len; prev[count] = count - 1;
-            off += len;
-            next[count] = off == word.Length ? -1 : count + 1;
-            count++;
+            start[i] = off;
+            size[i] = s_byteToUtf8[raw[i]].Length;
+            off += size[i];
+            piece[i] = _bytePiece[raw[i]];
+            prev[i] = i - 1;
+            next[i] = i + 1 < count ? i + 1 : -1;
         }
 
         var queue = s.Queue;
         queue.Clear();
-        for (int i = 1; i < count; i++) AddBigram(word, s, i - 1, i);
+        for (int i = 1; i < count; i++) AddBigram(s, i - 1, i);
 
-        while (queue.TryPop(out int l, out int r, out int bigramSize))
+        while (queue.TryPop(out int l, out int r, out int bigramSize, out int result))
         {
             if (size[l] == 0 || size[r] == 0 || size[l] + size[r] != bigramSize) continue;
             size[l] += size[r];
             size[r] = 0;
+            piece[l] = result;
             next[l] = next[r];
             if (next[r] >= 0) prev[next[r]] = l;
-            AddBigram(word, s, prev[l], l);
-            AddBigram(word, s, l, next[l]);
+            AddBigram(s, prev[l], l);
+            AddBigram(s, l, next[l]);
         }
 
+        int vocab = Texts.Length;
         for (int i = 0; i != -1; i = next[i])
         {
             if (size[i] == 0) continue;
-            var piece = word.Slice(start[i], size[i]);
-            int token = TokenToId.Get(piece);
-            if (token >= 0) { output.Add(token); continue; }
+            if ((uint)piece[i] < (uint)vocab) { output.Add(piece[i]); continue; }
             // As llama.cpp: a symbol that is not a token is emitted byte by byte where such tokens exist.
-            foreach (var b in piece)
+            foreach (var b in word.Slice(start[i], size[i]))
             {
                 int id = TokenToId.Get([b]);
                 if (id >= 0) output.Add(id);
@@ -220,14 +251,12 @@ internal sealed class BpeTokenizer : VocabularyTokenizer
         }
     }
 
-    void AddBigram(ReadOnlySpan<byte> word, MergeSession s, int left, int right)
+    void AddBigram(MergeSession s, int left, int right)
     {
         if (left < 0 || right < 0) return;
-        int a = _pieces.Get(word.Slice(s.Start[left], s.Size[left]));
-        if (a < 0) return;
-        int b = _pieces.Get(word.Slice(s.Start[right], s.Size[right]));
-        if (b < 0) return;
-        if (!_ranks.TryGetValue(((long)a << 32) | (uint)b, out int rank)) return;
-        s.Queue.Push(MergeQueue.RankKey(rank, left), right, s.Size[left] + s.Size[right]);
+        int a = s.Piece[left], b = s.Piece[right];
+        if (a < 0 || b < 0) return;
+        if (!_merges.TryGetValue(((long)a << 32) | (uint)b, out long merge)) return;
+        s.Queue.Push(MergeQueue.RankKey((int)(merge >> 32), left), right, s.Size[left] + s.Size[right], (int)(uint)merge);
     }
 }

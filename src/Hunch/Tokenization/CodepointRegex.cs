@@ -78,6 +78,9 @@ internal sealed class CodepointRegex
 
     readonly Inst[] _prog;
     readonly CharSet[] _sets;
+    // What a match can start with: searches skip positions no match can start at.
+    readonly int[] _firstSets;
+    readonly bool _firstAny, _canMatchEmpty;
 
     /// <summary>The pattern text.</summary>
     public string Pattern { get; }
@@ -91,6 +94,42 @@ internal sealed class CodepointRegex
     CodepointRegex(string pattern, bool collapsed, Inst[] prog, CharSet[] sets)
     {
         Pattern = pattern; Collapsed = collapsed; _prog = prog; _sets = sets;
+        (_firstSets, _firstAny, _canMatchEmpty) = FirstCharacters(prog);
+    }
+
+    /// <summary>The character sets the first consumed character must be in (assertions are passed over, which
+    /// only widens the answer), and whether a match can consume nothing.</summary>
+    static (int[] Sets, bool Any, bool Empty) FirstCharacters(Inst[] prog)
+    {
+        var sets = new List<int>();
+        bool any = false, empty = false;
+        var seen = new bool[prog.Length];
+        var work = new Stack<int>();
+        work.Push(0);
+        while (work.Count > 0)
+        {
+            int pc = work.Pop();
+            if (seen[pc]) continue;
+            seen[pc] = true;
+            var inst = prog[pc];
+            switch (inst.Op)
+            {
+                case Op.Set: if (!sets.Contains(inst.X)) sets.Add(inst.X); break;
+                case Op.Any: any = true; break;
+                case Op.Match: empty = true; break;
+                case Op.Split: work.Push(inst.X); work.Push(inst.Y); break;
+                case Op.Jmp: work.Push(inst.X); break;
+                default: work.Push(pc + 1); break; // Begin, End, Look, NegLook consume nothing
+            }
+        }
+        return (sets.ToArray(), any, empty);
+    }
+
+    bool CanStartWith(int c)
+    {
+        if (_firstAny) return true;
+        foreach (int set in _firstSets) if (_sets[set].Matches(c)) return true;
+        return false;
     }
 
     /// <summary>Whether llama.cpp would run this pattern on the collapsed text.</summary>
@@ -105,7 +144,7 @@ internal sealed class CodepointRegex
         bool collapsed = UsesCategories(pattern);
         var parser = new Parser(pattern, collapsed);
         var node = parser.ParseAll();
-        var compiler = new Compiler(parser.Sets);
+        var compiler = new Compiler();
         compiler.Emit(node);
         compiler.Add(new Inst(Op.Match, 0, 0));
         compiler.EmitPendingLooks();
@@ -166,6 +205,7 @@ internal sealed class CodepointRegex
             int matchStart = -1, matchEnd = -1;
             for (int p = searchFrom; p <= end; p++)
             {
+                if (!_canMatchEmpty && (p == end || !CanStartWith(effective[p]))) continue;
                 int e = Run(effective, start, end, p, 0, useMemo, notNullFirst && p == searchFrom, scratch, 0, 1000L * (segLen + 1000));
                 if (e >= 0) { matchStart = p; matchEnd = e; break; }
             }
@@ -549,11 +589,10 @@ internal sealed class CodepointRegex
 
     // ---------------------------------------------------------------- compiling
 
-    sealed class Compiler(List<CharSet> sets)
+    sealed class Compiler
     {
         public readonly List<Inst> Program = [];
         readonly List<(int At, Node Body)> _pendingLooks = [];
-        readonly List<CharSet> _sets = sets;
 
         public int Add(Inst i) { Program.Add(i); return Program.Count - 1; }
 
@@ -625,7 +664,6 @@ internal sealed class CodepointRegex
                 Add(new Inst(Op.Match, 0, 0));
                 Program[at] = new Inst(Program[at].Op, start, 0);
             }
-            _ = _sets;
         }
     }
 }

@@ -11,6 +11,7 @@ internal sealed class MergeQueue
         public long Key;
         public int Right;
         public int Size;
+        public int Result;
     }
 
     Entry[] _items = new Entry[64];
@@ -34,7 +35,7 @@ internal sealed class MergeQueue
         return ((long)descending << 32) | (uint)left;
     }
 
-    public void Push(long key, int right, int size)
+    public void Push(long key, int right, int size, int result = 0)
     {
         if (_count == _items.Length) Array.Resize(ref _items, _count * 2);
         int i = _count++;
@@ -46,17 +47,20 @@ internal sealed class MergeQueue
             items[i] = items[parent];
             i = parent;
         }
-        items[i] = new Entry { Key = key, Right = right, Size = size };
+        items[i] = new Entry { Key = key, Right = right, Size = size, Result = result };
     }
 
-    public bool TryPop(out int left, out int right, out int size)
+    public bool TryPop(out int left, out int right, out int size) => TryPop(out left, out right, out size, out _);
+
+    public bool TryPop(out int left, out int right, out int size, out int result)
     {
-        if (_count == 0) { left = right = size = 0; return false; }
+        if (_count == 0) { left = right = size = result = 0; return false; }
         var items = _items;
         var top = items[0];
         left = (int)(uint)top.Key;
         right = top.Right;
         size = top.Size;
+        result = top.Result;
         var last = items[--_count];
         int i = 0;
         int n = _count;

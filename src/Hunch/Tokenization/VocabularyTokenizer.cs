@@ -68,10 +68,10 @@ internal abstract class VocabularyTokenizer : ITokenizer
         int n = tokens.Length;
         if (n == 0) throw new GgufException("the token list is empty", -1, "tokenizer.ggml.tokens");
 
-        var scores = file.GetArray<float>("tokenizer.ggml.scores");
+        var scores = ReadFloats(file, "tokenizer.ggml.scores");
         if (scores is not null && scores.Length != n)
             throw new GgufException($"has {scores.Length} entries but the vocabulary has {n} tokens", -1, "tokenizer.ggml.scores");
-        var types = file.GetArray<int>("tokenizer.ggml.token_type");
+        var types = ReadInts(file, "tokenizer.ggml.token_type");
         if (types is not null && types.Length != n)
             throw new GgufException($"has {types.Length} entries but the vocabulary has {n} tokens", -1, "tokenizer.ggml.token_type");
 
@@ -106,6 +106,38 @@ internal abstract class VocabularyTokenizer : ITokenizer
             };
         }
         _endOfGeneration = new bool[n];
+    }
+
+    /// <summary>An optional array of numbers as floats (files use f32; f64 is accepted).</summary>
+    static float[]? ReadFloats(GgufFile file, string key)
+    {
+        var v = file.Find(key);
+        return v?.Value switch
+        {
+            null => null,
+            float[] f => f,
+            double[] d => Array.ConvertAll(d, x => (float)x),
+            _ => throw new GgufException($"is {v.Type} of {v.ElementType}, expected an array of Float32", -1, key),
+        };
+    }
+
+    /// <summary>An optional array of integers as ints (files use i32; other integer widths are accepted).</summary>
+    static int[]? ReadInts(GgufFile file, string key)
+    {
+        var v = file.Find(key);
+        return v?.Value switch
+        {
+            null => null,
+            int[] i => i,
+            uint[] u => Array.ConvertAll(u, x => x > int.MaxValue ? -1 : (int)x),
+            short[] h => Array.ConvertAll(h, x => (int)x),
+            ushort[] h => Array.ConvertAll(h, x => (int)x),
+            sbyte[] b => Array.ConvertAll(b, x => (int)x),
+            byte[] b => Array.ConvertAll(b, x => (int)x),
+            long[] l => Array.ConvertAll(l, x => x is < int.MinValue or > int.MaxValue ? -1 : (int)x),
+            ulong[] l => Array.ConvertAll(l, x => x > int.MaxValue ? -1 : (int)x),
+            _ => throw new GgufException($"is {v.Type} of {v.ElementType}, expected an array of Int32", -1, key),
+        };
     }
 
     /// <summary>Reads an optional special-token id; an id outside the vocabulary is an error.</summary>

@@ -46,8 +46,8 @@ public sealed class InflateTests(ITestOutputHelper output) : IDisposable
 
     void AssertSameFunction(string inflated, int steps, bool bitwise)
     {
-        using var original = TransformerModel.Load(TestPaths.BundledModel);
-        using var wide = TransformerModel.Load(inflated);
+        using var original = SyntheticModelTests.LoadModel(TestPaths.BundledModel);
+        using var wide = SyntheticModelTests.LoadModel(inflated);
         foreach (var prompt in Prompts())
         {
             var sw = Stopwatch.StartNew();
@@ -91,8 +91,8 @@ public sealed class InflateTests(ITestOutputHelper output) : IDisposable
             VocabSize = 300, TiedEmbeddings = true, RopeBase = 1e6f, RmsEps = 1e-6f, Seed = 11,
         });
         SyntheticModel.Inflate(src, dst, 4, 3);
-        using var a = TransformerModel.Load(src);
-        using var b = TransformerModel.Load(dst);
+        using var a = SyntheticModelTests.LoadModel(src);
+        using var b = SyntheticModelTests.LoadModel(dst);
         Assert.Null(a.File.FindTensor("output.weight"));
         Assert.NotNull(b.File.FindTensor("output.weight"));
         Assert.Equal((256, 16, 8, 384, 3), (b.Config.EmbeddingSize, b.Config.HeadCount, b.Config.KvHeadCount, b.Config.FeedForwardSize, b.Config.LayerCount));

@@ -31,7 +31,7 @@ public sealed class ModelToolCommandTests(Xunit.Abstractions.ITestOutputHelper o
             Assert.Equal(512, f.GetArray<string>("tokenizer.ggml.tokens")!.Length);
             Assert.Equal(1e6, f.GetFloat("qwen2.rope.freq_base", 0));
         }
-        using var model = TransformerModel.Load(path);
+        using var model = SyntheticModelTests.LoadModel(path);
         Assert.Equal(512, model.Config.VocabSize);
         Assert.All(SyntheticModelTests.LastLogits(model, [5, 300, 7]), x => Assert.True(float.IsFinite(x)));
     }
@@ -69,20 +69,21 @@ public sealed class ModelToolCommandTests(Xunit.Abstractions.ITestOutputHelper o
         output.WriteLine($"written in {sw.Elapsed.TotalSeconds:F1} s, {new FileInfo(path).Length >> 20} MiB");
         using (var f = GgufFile.Open(path))
             Assert.InRange(f.Tensors.Sum(t => t.ElementCount), 190_000_000, 210_000_000);
-        using var model = TransformerModel.Load(path);
+        using var model = SyntheticModelTests.LoadModel(path);
         Assert.Equal((1024, 16, 16, 8, 2816), (model.Config.EmbeddingSize, model.Config.LayerCount, model.Config.HeadCount, model.Config.KvHeadCount, model.Config.FeedForwardSize));
         Assert.All(SyntheticModelTests.LastLogits(model, [1, 2, 3]), x => Assert.True(float.IsFinite(x)));
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // quantizing ~90M weights: 10-40 s depending on load
     public void InflateQuantizedMatchesLlamaQuantizeOfTheOriginal()
     {
         // Q8_0 blocks of 2w are those of w with the scale doubled, so quantizing the inflation gives the function
         // of llama-quantize's Q8_0 file (shared/models/pycoder-Q8_0.gguf), as llama.cpp found for its inflation.
         string path = Path.Combine(_dir, "i.gguf");
         Assert.Equal(0, Invoke("inflate", path, "--width", "4", "--layers", "7", "--type", "Q8_0"));
-        using var reference = TransformerModel.Load(TestPaths.SharedModel("pycoder-Q8_0.gguf"));
-        using var inflated = TransformerModel.Load(path);
+        using var reference = SyntheticModelTests.LoadModel(TestPaths.SharedModel("pycoder-Q8_0.gguf"));
+        using var inflated = SyntheticModelTests.LoadModel(path);
         Assert.Equal(1024, inflated.Config.EmbeddingSize);
         int[] prompt = Engine.ReferenceCase.Load()[1].PromptIds[..20];
         Assert.Equal(SyntheticModelTests.LastLogits(reference, prompt), SyntheticModelTests.LastLogits(inflated, prompt));

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Hunch.Gguf;
+using Hunch.Kernels;
 using Hunch.Models;
 
 namespace Hunch.Tests.Gguf;
@@ -15,6 +16,12 @@ public sealed class SyntheticModelTests : IDisposable
         Architecture = arch, EmbeddingSize = 64, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, FeedForwardSize = 96,
         VocabSize = 300, ContextLength = 128, WeightType = type, Seed = seed, RopeBase = arch == "qwen2" ? 1e6f : 1e4f,
     };
+
+    /// <summary>WorkerPool.Shared allows one Run at a time, and xunit runs test classes in parallel, so these tests
+    /// give each model a one-thread pool: it computes inline on the calling thread and is safe to share.</summary>
+    static readonly WorkerPool Inline = new(1);
+
+    internal static TransformerModel LoadModel(string path) => TransformerModel.Load(path, Inline);
 
     static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
@@ -46,7 +53,7 @@ public sealed class SyntheticModelTests : IDisposable
             Assert.Equal(arch == "qwen2", f.FindTensor("blk.0.attn_k.bias") is not null);
             foreach (var k in f.MetadataKeys) Assert.Null(GgufKeyTypes.Check(k, f.Metadata[k]));
         }
-        using var model = TransformerModel.Load(path);
+        using var model = SyntheticModelTests.LoadModel(path);
         var c = model.Config;
         Assert.Equal((arch, 64, 2, 4, 2, 16, 96, 300, 128), (c.Architecture, c.EmbeddingSize, c.LayerCount, c.HeadCount, c.KvHeadCount, c.HeadDim, c.FeedForwardSize, c.VocabSize, c.ContextLength));
         Assert.Equal(arch == "qwen2", c.RopeNeox);

@@ -4,6 +4,7 @@ using Hunch.Generation;
 using Hunch.Grammar;
 using Hunch.Models;
 using Hunch.Sampling;
+using Hunch.Speculative;
 using Xunit.Abstractions;
 using static Hunch.Tests.Grammar.GrammarTestSupport;
 
@@ -18,6 +19,12 @@ public class ConstrainedGenerationTests(ITestOutputHelper output)
     const int Budget = 120;
     static TransformerModel? s_model;
     static readonly object s_lock = new();
+
+    /// <summary>A fixed draft tree every step (the automatic mode may decide drafting does not pay on a busy
+    /// machine, which would leave speculation untested), and a recycling table seeded from the prompt.</summary>
+    static readonly DrafterOptions AlwaysDraft = new() { Tree = DraftTreeMode.Reference, SeedFromPrefill = true };
+
+    static readonly DrafterOptions LookupFixed = new() { Tree = DraftTreeMode.Fixed };
 
     static TransformerModel Model()
     {
@@ -51,9 +58,10 @@ public class ConstrainedGenerationTests(ITestOutputHelper output)
         var gen = new Generator(Model(), null);
         var prompt = Prompt(seed);
         var plain = gen.Generate(prompt, new GenerationOptions { MaxTokens = maxBytes + 1, Constraint = new GrammarConstraint(grammar, vocab) });
-        var spec = gen.Generate(prompt, new GenerationOptions { MaxTokens = maxBytes + 1, Constraint = new GrammarConstraint(grammar, vocab) }, new RecentRepeatDrafter());
+        using var drafter = seed % 2 == 0 ? DrafterFactory.Create("recycling", Model(), AlwaysDraft) : DrafterFactory.Create("lookup", Model(), LookupFixed);
+        var spec = gen.Generate(prompt, new GenerationOptions { MaxTokens = maxBytes + 1, Constraint = new GrammarConstraint(grammar, vocab) }, drafter);
         string text = Decode(vocab, plain.Tokens);
-        output.WriteLine($"schema {schema}\noutput {text}\nplain {plain.Tokens.Length} tokens {plain.Stats.Steps} steps; spec {spec.Stats.Steps} steps, drafted {spec.Stats.DraftedTokens}, accepted {spec.Stats.AcceptedTokens}");
+        output.WriteLine($"drafter {drafter.Name}\nschema {schema}\noutput {text}\nplain {plain.Tokens.Length} tokens {plain.Stats.Steps} steps; spec {spec.Stats.Steps} steps, drafted {spec.Stats.DraftedTokens}, accepted {spec.Stats.AcceptedTokens}");
         Assert.Equal(FinishReason.Stop, plain.FinishReason);
         using var schemaDoc = JsonDocument.Parse(schema);
         using var doc = JsonDocument.Parse(text);
@@ -73,7 +81,8 @@ public class ConstrainedGenerationTests(ITestOutputHelper output)
             var o1 = new GenerationOptions { MaxTokens = 40, Sampling = sampling, Constraint = new GrammarConstraint(grammar, vocab) };
             var o2 = o1 with { Constraint = new GrammarConstraint(grammar, vocab) };
             var plain = gen.Generate(Prompt(seed), o1);
-            var spec = gen.Generate(Prompt(seed), o2, new RecentRepeatDrafter());
+            using var drafter = DrafterFactory.Create("recycling", Model(), AlwaysDraft);
+            var spec = gen.Generate(Prompt(seed), o2, drafter);
             output.WriteLine(Decode(vocab, plain.Tokens));
             Assert.Equal(plain.Tokens, spec.Tokens);
             // Whatever the sample, the text is a prefix of a JSON object (or a whole one).
@@ -81,6 +90,37 @@ public class ConstrainedGenerationTests(ITestOutputHelper output)
             var s = m.Initial;
             foreach (int t in plain.Tokens) s = m.Advance(s, t) ?? throw new Xunit.Sdk.XunitException($"token {t} violates the grammar");
         }
+    }
+
+    [Fact]
+    public void TestOnlyDrafterWithManyInvalidProposalsStillMatches()
+    {
+        // A drafter that knows nothing of the grammar: most of its proposals are pruned before the forward.
+        var vocab = BundledVocabulary();
+        var (schema, maxBytes) = SchemaGenerator.Make(1234, Budget);
+        var grammar = JsonSchemaGrammar.Compile(schema);
+        var gen = new Generator(Model(), null);
+        var plain = gen.Generate(Prompt(3), new GenerationOptions { MaxTokens = maxBytes + 1, Constraint = new GrammarConstraint(grammar, vocab) });
+        var spec = gen.Generate(Prompt(3), new GenerationOptions { MaxTokens = maxBytes + 1, Constraint = new GrammarConstraint(grammar, vocab) }, new RecentRepeatDrafter());
+        Assert.Equal(plain.Tokens, spec.Tokens);
+    }
+
+    [Fact]
+    public void EngineRequestWithGrammarValidatesAndSpeculationIsIdentical()
+    {
+        BundledVocabulary();
+        using var engine = new Hunch.Api.HunchEngine(Model(), GrammarTestSupport.Tokenizer!,
+            new Hunch.Api.EngineOptions { DrafterFactory = name => DrafterFactory.Create(name, Model(), AlwaysDraft) });
+        const string schema = """{"type":"object","properties":{"name":{"type":"string","maxLength":8},"tags":{"type":"array","items":{"type":"string","maxLength":5},"maxItems":3},"n":{"type":"integer"}},"required":["name","tags","n"],"additionalProperties":false}""";
+        var grammar = JsonSchemaGrammar.Compile(schema);
+        var request = new Hunch.Api.CompletionRequest { Prompt = "# a record\nrecord = ", MaxTokens = 120, Grammar = grammar, Drafter = "none" };
+        var plain = engine.Complete(request);
+        var spec = engine.Complete(request with { Drafter = "recycling" });
+        output.WriteLine(plain.Text);
+        using var schemaDoc = JsonDocument.Parse(schema);
+        using var doc = JsonDocument.Parse(plain.Text);
+        Assert.Null(MiniSchemaValidator.Validate(schemaDoc.RootElement, doc.RootElement));
+        Assert.Equal(plain.Tokens, spec.Tokens);
     }
 
     [Fact]
@@ -113,7 +153,8 @@ public class ConstrainedGenerationTests(ITestOutputHelper output)
             {
                 var opts = new GenerationOptions { MaxTokens = maxBytes + 1, Constraint = mode == 0 ? null : new GrammarConstraint(grammar, vocab) };
                 var sw = Stopwatch.StartNew();
-                var r = gen.Generate(prompt, mode == 0 ? opts with { MaxTokens = 48 } : opts, mode == 2 ? new RecentRepeatDrafter() : null);
+                using var drafter = mode == 2 ? DrafterFactory.Create("recycling", Model(), AlwaysDraft) : null;
+                var r = gen.Generate(prompt, mode == 0 ? opts with { MaxTokens = 48 } : opts, drafter);
                 tokens[mode] += r.Tokens.Length;
                 ms[mode] += (long)r.Stats.DecodeMs;
             }

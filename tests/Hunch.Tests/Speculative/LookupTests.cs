@@ -18,10 +18,11 @@ public class LookupTests
     public void DraftsTheContinuationOfTheLongestMostRecentMatch()
     {
         var d = new PromptLookupDrafter(new DrafterOptions { Tree = DraftTreeMode.Fixed, TreeNodes = 64, LookupBranches = 1, LookupDraftLength = 4 }, null);
-        // "1 2 3" occurs twice; the most recent occurrence is followed by 7 8 9 10.
-        int[] tokens = [1, 2, 3, 4, 5, 6, 9, 2, 3, 7, 8, 9, 10, 11, 1, 2, 3];
+        // "1 2 3" occurs twice before the end; the most recent occurrence is followed by 8 9 10 11. The shorter
+        // match "2 3" (followed by 7 7) is more recent still but loses to the longer one.
+        int[] tokens = [1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 8, 9, 10, 11, 2, 3, 7, 7, 1, 2, 3];
         var tree = Propose(d, tokens);
-        Assert.Equal([3, 7, 8, 9, 10], tree.Tokens.ToArray());
+        Assert.Equal([3, 8, 9, 10, 11], tree.Tokens.ToArray());
         Assert.Equal([-1, 0, 1, 2, 3], tree.Parents.ToArray());
     }
 

@@ -67,14 +67,14 @@ public class RecyclingTests(SpecModelFixture fx)
         foreach (var curve in curves)
         {
             var model = new StepCostModel(curve);
-            int n = model.BestCount(values);
+            int n = model.BestCountByModel(values);
             double Rate(int k) => (1 + values.Take(k).Sum()) / curve.Cost(1 + k);
             int brute = Enumerable.Range(0, values.Length + 1).MaxBy(Rate);
             Assert.Equal(brute, n);
         }
-        Assert.Equal(values.Length, new StepCostModel(curves[0]).BestCount(values));
-        Assert.True(new StepCostModel(curves[1]).BestCount(values) <= 1);
-        Assert.Equal(3, new StepCostModel(curves[2]).BestCount(values));
+        Assert.Equal(values.Length, new StepCostModel(curves[0]).BestCountByModel(values));
+        Assert.True(new StepCostModel(curves[1]).BestCountByModel(values) <= 1);
+        Assert.Equal(3, new StepCostModel(curves[2]).BestCountByModel(values));
     }
 
     [Fact]

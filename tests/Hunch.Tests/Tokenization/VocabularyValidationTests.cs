@@ -143,4 +143,24 @@ public class VocabularyValidationTests
         Assert.Throws<ArgumentOutOfRangeException>(() => tok.TokenText(t.Count));
         Assert.False(tok.IsEndOfGeneration(t.Count));
     }
+
+    [Fact]
+    public void ScoresOfWrongTypeAreRejected()
+    {
+        var (t, _, y) = VocabularyImage.SmallSpm(("a", 0));
+        var image = new VocabularyImage().String("tokenizer.ggml.model", "llama").Strings("tokenizer.ggml.tokens", t)
+            .Strings("tokenizer.ggml.scores", t).Ints("tokenizer.ggml.token_type", y);
+        Assert.Equal("tokenizer.ggml.scores", Fails(image).Item);
+    }
+
+    [Fact]
+    public void ConcurrentEncodingGivesTheSameIds()
+    {
+        var tok = TokenizerReference.Load("gpt2-merges-pre-qwen2");
+        var texts = TokenizerReference.Texts;
+        var expected = texts.Select(t => tok.Encode(t.Text, false)).ToArray();
+        var results = new int[texts.Length * 4][];
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => results[i] = tok.Encode(texts[i % texts.Length].Text, false));
+        for (int i = 0; i < results.Length; i++) Assert.Equal(expected[i % texts.Length], results[i]);
+    }
 }

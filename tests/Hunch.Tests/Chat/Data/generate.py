@@ -325,6 +325,33 @@ c("{% macro m() %}{% macro n() %}{{ varargs }}{% endmacro %}{{ n(1) }}{% endmacr
 c("{% macro m(x) %}[{{ caller(x) }}]{% endmacro %}{% call(y) m(5) %}{{ y * 2 }}{% endcall %}")
 c("{% macro m(a, b) %}{{ a }}{{ b }}{% endmacro %}{{ m(b=1, a=2) }}{{ m(*[3, 4]) }}{{ m(**{'a': 5, 'b': 6}) }}")
 
+# jinja2 frame semantics: a name first assigned in a frame is undefined there until assigned, for loops and
+# macros of that frame; names assigned in if-branches are resolved from the context
+for t in [
+    '{{ a }}{% set a = 1 %}{{ a }}',
+    '{% for i in [1] %}{{ a }}{% endfor %}{% set a = 1 %}',
+    '{% for i in [1] if a %}{{ i }}{% endfor %}{% set a = 1 %}',
+    '{% if true %}{{ a }}{% endif %}{% set a = 1 %}',
+    '{% for i in [1] %}{{ a }}{% endfor %}{% if false %}{% set a = 1 %}{% endif %}',
+    '{% macro m() %}{{ a }}{% endmacro %}{{ m() }}{% set a = 1 %}{{ m() }}',
+    '{% for i in [1] %}{{ a }}{% set a = 2 %}{{ a }}{% endfor %}',
+    '{% for i in [1] %}{% for j in [1] %}{{ a }}{% endfor %}{% set a = 2 %}{% endfor %}',
+    '{% for i in [1] %}{% if true %}{{ a }}{% endif %}{% set a = 2 %}{% endfor %}',
+    '{% for a in [3] %}{% set a = 1 %}{{ a }}{% endfor %}{{ a }}',
+    '{% set x = a %}{{ x }}{% set a = 1 %}',
+    '{% for i in [1] %}{{ a }}{% endfor %}{% for i in [1] %}{% set a = 2 %}{% endfor %}',
+    '{% macro m() %}{{ a }}{% set a = 3 %}{{ a }}{% endmacro %}{{ m() }}',
+    '{% macro m() %}{% for i in [1] %}{{ a }}{% endfor %}{% set a = 3 %}{% endmacro %}{{ m() }}',
+    '{% for x in [] %}{% else %}{% set y = 1 %}{% endfor %}{{ y }}|',
+    '{% for i in [1] if a %}{{ i }}{% set a = 2 %}{% endfor %}',
+    '{% for i in [1] if a %}{{ i }}{{ a }}{% set a = 2 %}{% endfor %}',
+    '{% for i in [1] if a %}{% if true %}{% set a = 2 %}{% endif %}{{ i }}{% endfor %}',
+    '{% for i in [3, 4] if a %}{{ x }}{% for x in [3, 4] if a %}{{ a }}{% endfor %}{% set a = 1 %}{% endfor %}',
+    '{% for i in [1, 2] %}{% if loop.first %}{% set a = 7 %}{% endif %}{{ a }};{% endfor %}',
+    '{% set ns = namespace(v=0) %}{% for x in [3, 4] if a %}{% set ns.v = m(a) %}{% endfor %}{% macro m(a) %}[{{ a }}]{% endmacro %}{% set a = none %}{{ ns.v }}',
+]:
+    c(t, a=5)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "..", "..", "..", "..", "..", "shared", "reference", "chat-templates")
 
