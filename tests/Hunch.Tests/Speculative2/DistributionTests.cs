@@ -22,10 +22,11 @@ public class DistributionTests(ModelPair pair)
     static ReferenceCase Prompt => ReferenceCase.Load()[3];
 
     [Theory]
-    [InlineData("model:DRAFT,depth=2,threshold=0,fixed", 300)]
-    [InlineData("model:DRAFT,tree=3,depth=2,threshold=0,fixed", 300)]
-    [InlineData("model:DRAFT,branch=3-2", 300)]
-    [InlineData("model:DRAFT,beam=3,depth=2", 300)]
+    [InlineData("model:DRAFT,depth=2,threshold=0,fixed", 200)]
+    [InlineData("model:DRAFT,tree=3,depth=2,threshold=0,fixed", 200)]
+    [InlineData("model:DRAFT,branch=3-2", 200)]
+    [InlineData("model:DRAFT,beam=3,depth=2", 200)]
+    [InlineData("self:exit:3,depth=2,threshold=0,fixed,search=off", 200)]
     public void JointLawOfFirstThreeTokensMatchesPlainSampling(string spec, int runs)
     {
         double p = PValue(spec, runs, biased: false, out string detail);
@@ -45,7 +46,7 @@ public class DistributionTests(ModelPair pair)
     [InlineData("model:DRAFT,tree=3,depth=2,threshold=0,fixed", 8000)]
     [InlineData("model:DRAFT,branch=3-2", 8000)]
     [InlineData("model:DRAFT,beam=3,depth=2", 8000)]
-    [InlineData("self:exit:3,depth=2,threshold=0,fixed", 8000)]
+    [InlineData("self:exit:3,depth=2,threshold=0,fixed,search=off", 8000)]
     public void JointLawMatchesWithManyRuns(string spec, int runs)
     {
         double p = PValue(spec, runs, biased: false, out string detail);

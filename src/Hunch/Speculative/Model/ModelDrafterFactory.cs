@@ -13,7 +13,8 @@ namespace Hunch.Speculative.Model;
 /// adaptive length); <c>rsd</c> or <c>branch=3-2-2-1</c> (RSD-C tree, siblings without replacement);
 /// <c>beam=W</c> with <c>depth=D</c> (RSD-S stochastic beam search).</item>
 /// <item><c>self:skip</c> — the target skipping sub-layers (skip set searched online), <c>self:exit</c> or
-/// <c>self:exit:LAYER</c> — early exit; options <c>depth</c>, <c>width</c>, <c>threshold</c>, <c>fixed</c>.</item>
+/// <c>self:exit:LAYER</c> — early exit; options <c>depth</c>, <c>width</c>, <c>threshold</c>, <c>fixed</c>, and
+/// <c>search=off</c> (keep the first plan: no online search, no switch-off).</item>
 /// </list>
 /// The draft model's vocabulary is checked against the target's first (<see cref="DraftCompatibility"/>).
 /// </summary>
@@ -89,10 +90,16 @@ public static class ModelDrafterFactory
         var head = parts[0].Split(':');
         var shape = new DraftShape { Threshold = 0.3 };
         int depth = 0;
+        bool search = true;
         foreach (var option in parts.AsSpan(1))
         {
             var (key, value) = SplitOption(option);
             if (key == "tree") { shape = shape with { Width = value is null ? 3 : ParseInt(key, value, 1, 16) }; continue; }
+            if (key == "search")
+            {
+                search = value switch { null or "on" => true, "off" => false, _ => throw new ArgumentException($"search must be on or off, got '{value}'") };
+                continue;
+            }
             if (!ApplyShapeOption(ref shape, ref depth, key, value))
                 throw new ArgumentException($"unknown option '{option}' in drafter spec 'self:{rest}'");
         }
@@ -100,10 +107,10 @@ public static class ModelDrafterFactory
         switch (head[0])
         {
             case "skip" when head.Length == 1:
-                return new SelfDrafter(target, SelfDraftMode.SkipLayers, 0, shape);
+                return new SelfDrafter(target, SelfDraftMode.SkipLayers, 0, shape, search);
             case "exit" when head.Length <= 2:
                 int layer = head.Length == 2 ? ParseInt("exit layer", head[1], 1, 1 << 20) : 0;
-                return new SelfDrafter(target, SelfDraftMode.EarlyExit, layer, shape);
+                return new SelfDrafter(target, SelfDraftMode.EarlyExit, layer, shape, search);
             default:
                 throw new ArgumentException($"unknown self-speculation mode 'self:{parts[0]}' (use self:skip, self:exit or self:exit:LAYER)");
         }

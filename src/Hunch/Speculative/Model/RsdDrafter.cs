@@ -69,7 +69,7 @@ internal sealed class RsdDrafter : IDrafter
         _shape = shape;
         _name = name;
         Picker = new DraftPicker(target.Config.VocabSize);
-        _runner = new DraftModelRunner(draft, ownsDraft, target.Config.ContextLength + 64);
+        _runner = new DraftModelRunner(draft, ownsDraft, target.Config.ContextLength + 1024);
     }
 
     internal DraftPicker Picker { get; }
@@ -88,6 +88,9 @@ internal sealed class RsdDrafter : IDrafter
         int depthLimit = Math.Min(context.MaxDepth, beam ? _shape.BeamDepth : _shape.Branching.Length);
         if (depthLimit <= 0 || context.MaxNodes < 2 || context.Tokens.Length + depthLimit + 1 >= _runner.Cache.Capacity) return;
 
+        // A level's batch holds at most every node drafted so far, after the cached rows: bound the tree by the cache.
+        int maxNodes = Math.Min(context.MaxNodes, _runner.Cache.Capacity - context.Tokens.Length);
+        if (maxNodes < 2) return;
         var rootLogits = _runner.Sync(context.Tokens);
         int frontierCount = 1;
         _frontier[0] = 0;
@@ -97,14 +100,14 @@ internal sealed class RsdDrafter : IDrafter
         for (int depth = 1; depth <= depthLimit && frontierCount > 0; depth++)
         {
             int nextCount = beam
-                ? ExpandBeam(tree, context.MaxNodes, frontierCount)
-                : ExpandConstant(tree, context.MaxNodes, frontierCount, _shape.Branching[depth - 1]);
+                ? ExpandBeam(tree, maxNodes, frontierCount)
+                : ExpandConstant(tree, maxNodes, frontierCount, _shape.Branching[depth - 1]);
             (_frontier, _next) = (_next, _frontier);
             (_frontierQ, _nextQ) = (_nextQ, _frontierQ);
             (_score, _nextScore) = (_nextScore, _score);
             (_logq, _nextLogq) = (_nextLogq, _logq);
             frontierCount = nextCount;
-            if (depth == depthLimit || frontierCount == 0 || tree.Count >= context.MaxNodes) break;
+            if (depth == depthLimit || frontierCount == 0 || tree.Count >= maxNodes) break;
             var batch = _runner.Evaluate(tree, _frontier.AsSpan(0, frontierCount));
             for (int i = 0; i < frontierCount; i++)
                 _frontierQ[i] = NodeDistribution(batch.Logits(_runner.RowOf(_frontier[i])));

@@ -45,8 +45,10 @@ internal sealed class SelfDrafter : SpineDrafter
     double _bestScore = -1;
     int _trialSteps;
     int _trials;
-    long _trialStart;
+    double _trialSeconds;
     int _trialTokens;
+    long _lastStart;          // start of the previous step of this request (0: none)
+    int _pendingTokens;       // tokens the previous step emitted, counted once its duration is known
     bool _searching = true;
     readonly Dictionary<long, double> _scores = [];
     readonly Queue<long> _pending = new();
@@ -55,7 +57,7 @@ internal sealed class SelfDrafter : SpineDrafter
     int _committed;
     int _rootPosition;
 
-    public SelfDrafter(TransformerModel model, SelfDraftMode mode, int exitLayer, DraftShape shape)
+    public SelfDrafter(TransformerModel model, SelfDraftMode mode, int exitLayer, DraftShape shape, bool search = true)
         : base(model.Config.VocabSize, shape)
     {
         _model = model;
@@ -68,6 +70,14 @@ internal sealed class SelfDrafter : SpineDrafter
             throw new ArgumentException($"a {_layers}-layer model has no layer to skip (the first and last are kept)");
         _fixedExit = exitLayer;
         SeedSearch();
+        if (!search)
+        {
+            // Keep the first drafting plan: no "do not draft" baseline, no search.
+            _pending.Clear();
+            _current = mode == SelfDraftMode.EarlyExit ? (exitLayer > 0 ? exitLayer : _layers - 1) : FirstSkipSet();
+            ApplyPlan(_current);
+            _searching = false;
+        }
     }
 
     public override string Name => _mode == SelfDraftMode.SkipLayers ? "self:skip" : _fixedExit > 0 ? $"self:exit:{_fixedExit}" : "self:exit";
@@ -87,15 +97,23 @@ internal sealed class SelfDrafter : SpineDrafter
         {
             // SWIFT starts from every other layer; the notes measured on pycoder say MLPs go first, so the seeds
             // are the MLPs of odd layers, then the same with their attention, then a random set of the SWIFT size.
-            long mlps = 0, both = 0;
+            long mlps = FirstSkipSet(), both = 0;
             for (int i = 0; i < _layers - 2; i++)
-                if (((i + 1) & 1) == 1) { mlps |= 1L << (2 * i + 1); both |= 3L << (2 * i); }
+                if (((i + 1) & 1) == 1) both |= 3L << (2 * i);
             _pending.Enqueue(mlps);
             if (both != mlps) _pending.Enqueue(both);
             _pending.Enqueue(RandomSet((int)Math.Floor(_candidates * 0.45)));
         }
         _current = _pending.Dequeue();
         ApplyPlan(_current);
+    }
+
+    long FirstSkipSet()
+    {
+        long mlps = 0;
+        for (int i = 0; i < _layers - 2; i++)
+            if (((i + 1) & 1) == 1) mlps |= 1L << (2 * i + 1);
+        return mlps;
     }
 
     long RandomSet(int size)
@@ -151,14 +169,24 @@ internal sealed class SelfDrafter : SpineDrafter
     public override void Begin(ReadOnlySpan<int> prompt, SamplingOptions sampling)
     {
         base.Begin(prompt, sampling);
-        _trialStart = 0;   // the first step of a request has no previous step to time
+        // A step is timed from its start to the next step's start within one request; the last step of the previous
+        // request has no end, so it counts neither time nor tokens.
+        _lastStart = 0;
+        _pendingTokens = 0;
     }
 
     protected override ReadOnlySpan<float> StartStep(in DraftContext context)
     {
         long now = Stopwatch.GetTimestamp();
-        if (_searching && _trialStart != 0 && _trialSteps >= TrialSteps) EndTrial(now);
-        if (_trialStart == 0 || _trialSteps == 0) { _trialStart = now; _trialTokens = 0; }
+        if (_lastStart != 0)
+        {
+            _trialSeconds += Stopwatch.GetElapsedTime(_lastStart, now).TotalSeconds;
+            _trialTokens += _pendingTokens;
+            _trialSteps++;
+        }
+        _pendingTokens = 0;
+        _lastStart = now;
+        if (_searching && _trialSteps >= TrialSteps) EndTrial();
         if (_current < 0) return ReadOnlySpan<float>.Empty;
 
         // A caller that does not expose the target's cache gets plain decoding rather than a failed request.
@@ -168,7 +196,7 @@ internal sealed class SelfDrafter : SpineDrafter
         _cache = cache;
         _committed = cache.Length;
         _rootPosition = context.Tokens.Length - 1;
-        if (_committed + context.MaxDepth + 2 > cache.Capacity) return ReadOnlySpan<float>.Empty;
+        if (_committed + 2 > cache.Capacity) return ReadOnlySpan<float>.Empty;   // Advance checks each further row
         return Run(context.Tokens[^1], _rootPosition);
     }
 
@@ -200,14 +228,14 @@ internal sealed class SelfDrafter : SpineDrafter
     public override void Observe(DraftTree tree, ForwardBatch batch, ReadOnlySpan<int> acceptedPath, int extraToken)
     {
         base.Observe(tree, batch, acceptedPath, extraToken);
-        _trialSteps++;
-        _trialTokens += acceptedPath.Length;   // accepted drafts + the extra token
+        _pendingTokens = acceptedPath.Length;   // accepted drafts + the extra token
     }
 
-    void EndTrial(long now)
+    void EndTrial()
     {
-        double seconds = Stopwatch.GetElapsedTime(_trialStart, now).TotalSeconds;
-        double score = seconds > 0 ? _trialTokens / seconds : 0;
+        double score = _trialSeconds > 0 ? _trialTokens / _trialSeconds : 0;
+        _trialSeconds = 0;
+        _trialTokens = 0;
         _scores[_current] = _scores.TryGetValue(_current, out var old) ? 0.5 * (old + score) : score;
         if (_scores[_current] > _bestScore || _best == _current) { _bestScore = _scores[_current]; _best = _current; }
         _trials++;
