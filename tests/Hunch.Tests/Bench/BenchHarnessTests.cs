@@ -31,10 +31,17 @@ public class BenchHarnessTests
         var dir = Directory.CreateTempSubdirectory("hunch-bench-").FullName;
         try
         {
+            // A tiny synthetic llama with the bundled model's tokenizer: the harness end to end, cheaply.
+            var modelPath = Path.Combine(dir, "tiny.gguf");
+            Hunch.Gguf.SyntheticModel.Write(modelPath, new Hunch.Gguf.SyntheticModelOptions
+            {
+                EmbeddingSize = 64, LayerCount = 2, HeadCount = 4, KvHeadCount = 2, FeedForwardSize = 160, ContextLength = 512,
+                TokenizerSource = TestPaths.BundledModel, Seed = 3,
+            });
             var methods = Hunch.Cli.Commands.DrafterRegistry.Names;
             var o = new BenchOptions
             {
-                ModelPath = TestPaths.BundledModel, PromptsPath = WritePrompts(dir, specBench), Methods = methods,
+                ModelPath = modelPath, PromptsPath = WritePrompts(dir, specBench), Methods = methods,
                 MaxNewTokens = 12, Warmup = 0, Repeats = 1, OutDir = Path.Combine(dir, "out"), MeasureMachine = false,
             };
             var report = BenchRunner.Run(o);
