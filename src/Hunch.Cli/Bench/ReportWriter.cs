@@ -102,7 +102,8 @@ public static class ReportWriter
         string[] colors = ["#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
         double max = Math.Max(1.2, r.Aggregates.Select(a => a.Speedup).DefaultIfEmpty(1).Max() * 1.1);
         int groupWidth = Math.Max(60, methods.Count * 18 + 20), left = 60, top = 40, plotH = 260;
-        int width = left + categories.Count * groupWidth + 180, height = top + plotH + 90;
+        int legendWidth = 40 + 7 * methods.Select(m => m.Length).DefaultIfEmpty(8).Max();
+        int width = left + categories.Count * groupWidth + legendWidth, height = Math.Max(top + plotH + 90, top + methods.Count * 20 + 20);
         var sb = new StringBuilder();
         sb.AppendLine($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">");
         sb.AppendLine($"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>");
