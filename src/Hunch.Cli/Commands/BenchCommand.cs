@@ -12,7 +12,7 @@ static class BenchCommand
         var model = Cli.ModelOption();
         var threads = Cli.ThreadsOption();
         var prompts = new Option<string>("--prompts") { Description = "JSONL prompts (ours: id/category/prompt; Spec-Bench: question_id/category/turns)", Required = true };
-        var methods = new Option<string>("--methods") { Description = "comma-separated drafting methods; none is always the baseline", DefaultValueFactory = _ => "none" };
+        var methods = new Option<string>("--methods") { Description = "comma-separated drafting methods (or ;-separated when specs carry options); none is always the baseline", DefaultValueFactory = _ => "none" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens per prompt", DefaultValueFactory = _ => 128 };
         var temp = new Option<float>("--temp") { Description = "temperature (0: greedy)", DefaultValueFactory = _ => 0f };
         var topP = new Option<float>("--top-p") { Description = "top-p when sampling", DefaultValueFactory = _ => 0.95f };
@@ -30,7 +30,8 @@ static class BenchCommand
             var o = new BenchOptions
             {
                 ModelPath = r.GetValue(model), PromptsPath = r.GetValue(prompts)!,
-                Methods = r.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                // ';' separates methods whose specs carry comma-separated options (recycling:tree=fixed,nodes=8).
+                Methods = r.GetValue(methods)!.Split(r.GetValue(methods)!.Contains(';') ? ';' : ',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 MaxNewTokens = r.GetValue(maxNew), Temperature = r.GetValue(temp), TopP = r.GetValue(topP), Warmup = r.GetValue(warmup),
                 Repeats = Math.Max(1, r.GetValue(repeats)), Threads = r.GetValue(threads), Limit = r.GetValue(limit), TreeNodes = r.GetValue(nodes),
                 OutDir = r.GetValue(outDir)!,
