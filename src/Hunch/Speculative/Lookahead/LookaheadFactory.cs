@@ -15,7 +15,7 @@ namespace Hunch.Speculative.Lookahead;
 internal static class LookaheadFactory
 {
     public static readonly string[] Names = ["lookahead", "jacobi", "auto"];
-    public static readonly string[] DefaultAutoSources = ["recycling", "lookup", "lookahead"];
+    public static readonly string[] DefaultAutoSources = ["recycling", "lookahead"];
     const long MaxCorpusBytes = 64L << 20;
     const int CorpusTrieCapacity = 1 << 22;
 
