@@ -29,7 +29,7 @@ static class RunCommand
         var ctx = new Option<int>("--ctx", "-c") { Description = "context size (0: the model's)", DefaultValueFactory = _ => 0 };
         var truncate = new Option<bool>("--truncate") { Description = "keep the last prompt tokens when prompt plus -n exceeds the context" };
         var json = new Option<bool>("--json") { Description = "print one JSON object with text, token ids and stats" };
-        var draft = new Option<string>("--draft") { Description = "drafter: none, recycling, lookup, ...", DefaultValueFactory = _ => "none" };
+        var draft = new Option<string>("--draft") { Description = "drafter: auto (combines recycling and lookahead, switches itself off when drafting does not pay), none, recycling, lookup, lookahead, jacobi, ...", DefaultValueFactory = _ => "auto" };
         var nodes = new Option<int>("--tree-nodes") { Description = "most draft nodes per step (0: drafter default)", DefaultValueFactory = _ => 0 };
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "keep generating after an end-of-generation token" };
         var chat = new Option<bool>("--chat") { Description = "treat the prompt as a user message rendered with the model's chat template" };

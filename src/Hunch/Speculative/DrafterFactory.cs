@@ -6,7 +6,8 @@ namespace Hunch.Speculative;
 
 /// <summary>
 /// Creates drafters by name, so the CLI, the server and the benchmarks share one registry. A spec is a name
-/// optionally followed by options: <c>none</c>, <c>recycling</c>, <c>lookup</c>, e.g.
+/// optionally followed by options: <c>none</c>, <c>recycling</c>, <c>lookup</c>, <c>lookahead</c>, <c>jacobi</c>,
+/// <c>auto</c> (the last three with their own options, see the Lookahead folder), e.g.
 /// <c>recycling:tree=reference</c>, <c>recycling:tree=fixed,nodes=16</c>, <c>recycling:table=warm.bin</c>,
 /// <c>lookup:ngram=3,min-ngram=1,length=10,branches=4</c>. Options in the spec override
 /// <see cref="DrafterOptions"/> passed alongside.
@@ -14,7 +15,7 @@ namespace Hunch.Speculative;
 public static class DrafterFactory
 {
     /// <summary>Names of the built-in drafters.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["none", "recycling", "lookup"];
+    public static IReadOnlyList<string> Names { get; } = ["none", "recycling", "lookup", "lookahead", "jacobi", "auto"];
 
     static readonly ConditionalWeakTable<TransformerModel, RecyclingTable> s_sharedTables = new();
     static readonly Dictionary<string, RecyclingTable> s_fileTables = [];
@@ -29,6 +30,7 @@ public static class DrafterFactory
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(model);
+        if (Lookahead.LookaheadFactory.Handles(spec)) return Lookahead.LookaheadFactory.Create(spec, model, options);
         var (name, opts) = Parse(spec, options ?? new DrafterOptions());
         opts.Validate();
         switch (name)

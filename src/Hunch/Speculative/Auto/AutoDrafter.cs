@@ -1,0 +1,307 @@
+using Hunch.Models;
+using Hunch.Sampling;
+using Hunch.Speculative.Lookahead;
+using Cache = Hunch.KvCache.KvCache;
+
+namespace Hunch.Speculative.Auto;
+
+/// <summary>
+/// The <c>auto</c> drafter: asks several point-mass drafters (token recycling, prompt lookup, retrieval lookahead,
+/// Jacobi) for their trees each step and merges them under one node budget. Each source lists its nodes best
+/// first; auto values every node by its own online acceptance estimate for that source (per depth and sibling
+/// rank, learned from every scored node of every step, so sources that stop paying lose weight within a request)
+/// times its parent's value, and merges the sources' lists best first into one tree, deduplicating shared
+/// prefixes (a merged node is a point mass; siblings stay distinct). The merged prefix kept is the one that
+/// maximises expected committed tokens per millisecond under the measured forward cost curve and this drafter's
+/// measured overhead — which may be no draft at all: speculation switches itself off when nothing pays (the
+/// estimates keep learning from the root's row, so it switches back on when the text becomes predictable).
+/// Every source keeps learning: after the step each one observes the prefix of its own tree that was merged, with
+/// the target's logits of those rows (copied into a private batch when its indices differ from the merged tree's).
+/// </summary>
+internal sealed class AutoDrafter : IDrafter
+{
+    const int DepthBins = 12;
+    const int Ranks = 8;
+    const int SourceNodes = 32;        // most nodes asked of each source
+
+    readonly IDrafter[] _sources;
+    readonly Source[] _state;
+    readonly int _maxNodes;
+    readonly int _vocab;
+    readonly ModelConfig _config;
+    readonly StepCostModel? _cost;
+    readonly AcceptanceLabels _labels = new();
+    readonly DraftTree _scratch = new();
+    readonly ForwardBatch _subBatch = new();
+    Cache? _cache, _ownCache;
+    double[] _newValues = new double[64];
+    int[] _kBefore = new int[64];
+    int[] _mergedPath = new int[64];
+    int _primary = -1;
+    int _rootPosition;
+    int _steps, _offSteps;
+
+    sealed class Source(IDrafter drafter, double[] prior)
+    {
+        public readonly IDrafter Drafter = drafter;
+        public readonly DraftTree Proposal = new();
+        public readonly DraftTree Kept = new();
+        public readonly AcceptanceEstimator Estimator = new(DepthBins, Ranks, prior);
+        public int[] Rank = new int[64];
+        public double[] Value = new double[64];
+        public int[] Map = new int[64];      // proposal node -> merged node (or scratch node while merging)
+        public int[] Path = new int[64];
+        public int Taken, Kept_;
+        public long AcceptedTokens, DraftedTokens;
+    }
+
+    /// <summary>Creates auto over <paramref name="sources"/> (owned: disposed with this drafter).</summary>
+    public AutoDrafter(ModelConfig config, IReadOnlyList<IDrafter> sources, ForwardCostCurve? curve, int maxNodes)
+    {
+        if (sources.Count == 0) throw new ArgumentException("auto needs at least one source drafter");
+        if (maxNodes < 1 || maxNodes > 256) throw new ArgumentException($"auto nodes {maxNodes} must be in 1..256");
+        _config = config;
+        _vocab = config.VocabSize;
+        _maxNodes = maxNodes;
+        _sources = [.. sources];
+        _state = new Source[_sources.Length];
+        for (int s = 0; s < _sources.Length; s++) _state[s] = new Source(_sources[s], Prior(_sources[s].Name));
+        if (curve is not null) _cost = new StepCostModel(curve);
+    }
+
+    // Before any observation a source is assumed to be right a fair share of the time at rank 0 (so auto explores
+    // it), less so at lower ranks; Jacobi's first guesses are random tokens.
+    static double[] Prior(string name) => name switch
+    {
+        "jacobi" => [0.1, 0.08, 0.06, 0.05, 0.04, 0.03, 0.02, 0.02],
+        "recycling" => [0.35, 0.1, 0.05, 0.03, 0.02, 0.02, 0.01, 0.01],
+        _ => [0.4, 0.15, 0.08, 0.05, 0.03, 0.02, 0.02, 0.01],
+    };
+
+    public string Name => "auto";
+
+    public bool WantsPrefillLogits
+    {
+        get { foreach (var s in _sources) if (s.WantsPrefillLogits) return true; return false; }
+    }
+
+    /// <summary>Names of the sources.</summary>
+    internal IEnumerable<string> SourceNames => _sources.Select(s => s.Name);
+
+    /// <summary>Steps taken and steps with speculation off, since the request began.</summary>
+    internal (int Steps, int Off) Activity => (_steps, _offSteps);
+
+    /// <summary>Draft tokens each source contributed to merged trees and how many of them were accepted.</summary>
+    internal (string Name, long Drafted, long Accepted)[] SourceStats =>
+        [.. _state.Select(s => (s.Drafter.Name, s.DraftedTokens, s.AcceptedTokens))];
+
+    public void Begin(ReadOnlySpan<int> prompt, SamplingOptions sampling)
+    {
+        _labels.Configure(sampling);
+        _steps = _offSteps = 0;
+        foreach (var s in _state)
+        {
+            s.Drafter.Begin(prompt, sampling);
+            s.Estimator.Reset();
+            s.AcceptedTokens = s.DraftedTokens = 0;
+        }
+    }
+
+    public void ObservePrefill(ReadOnlySpan<int> prompt, int index, ReadOnlySpan<float> logits)
+    {
+        foreach (var s in _sources)
+            if (s.WantsPrefillLogits) s.ObservePrefill(prompt, index, logits);
+    }
+
+    public void Propose(in DraftContext context, DraftTree tree)
+    {
+        _cost?.ProposeStarted();
+        _cache = context.TargetCache;
+        _rootPosition = context.Tokens.Length - 1;
+        int root = tree.Tokens[0];
+        int cap = Math.Min(_maxNodes, context.MaxNodes) - 1;
+        var sub = context with { MaxNodes = Math.Min(context.MaxNodes, SourceNodes + 1) };
+        foreach (var s in _state)
+        {
+            s.Proposal.Reset(root);
+            s.Taken = s.Kept_ = 0;
+            if (cap > 0 && context.MaxDepth > 0) s.Drafter.Propose(sub, s.Proposal);
+            ValueProposal(s);
+        }
+        _primary = -1;
+        if (cap > 0)
+        {
+            int n = MergeBestFirst(root, cap);
+            int wanted = _cost is null ? n : _cost.BestCount(_newValues.AsSpan(0, n));
+            ChooseKept(wanted, n);
+            Build(tree);
+        }
+        else foreach (var s in _state) s.Kept.Reset(root);
+        _steps++;
+        if (tree.Count == 1) _offSteps++;
+        _cost?.ProposeEnded(tree.Count);
+    }
+
+    // A proposal node's value: its parent's value times the source's estimated share at (depth, sibling rank);
+    // then a running minimum along the source's order so the list is non-increasing (sources list best first).
+    void ValueProposal(Source s)
+    {
+        int n = s.Proposal.Count;
+        if (s.Rank.Length < n) { int m = n * 2; s.Rank = new int[m]; s.Value = new double[m]; s.Map = new int[m]; }
+        var parents = s.Proposal.Parents;
+        var depths = s.Proposal.Depths;
+        s.Value[0] = 1;
+        s.Rank[0] = 0;
+        double run = 1;
+        for (int i = 1; i < n; i++)
+        {
+            int rank = 0;
+            for (int c = s.Proposal.FirstChild(parents[i]); c >= 0 && c != i; c = s.Proposal.NextSibling(c)) rank++;
+            s.Rank[i] = Math.Min(rank, Ranks - 1);
+            double v = s.Value[parents[i]] * s.Estimator.Estimate(depths[i], s.Rank[i]);
+            run = Math.Min(run, v);
+            s.Value[i] = run;
+        }
+    }
+
+    // K-way merge of the sources' lists by value into a scratch tree (deduplicated). Records the value of each new
+    // merged node in order, and how far each source had been taken before that node was added.
+    int MergeBestFirst(int root, int cap)
+    {
+        _scratch.Reset(root);
+        int S = _state.Length;
+        if (_kBefore.Length < (cap + 1) * S) _kBefore = new int[(cap + 1) * S * 2];
+        if (_newValues.Length < cap + 1) _newValues = new double[cap * 2 + 2];
+        foreach (var s in _state) { s.Taken = 0; s.Map[0] = 0; }
+        int added = 0;
+        while (added < cap)
+        {
+            int best = -1;
+            double bestValue = -1;
+            for (int k = 0; k < S; k++)
+            {
+                var s = _state[k];
+                int next = s.Taken + 1;
+                if (next < s.Proposal.Count && s.Value[next] > bestValue) { bestValue = s.Value[next]; best = k; }
+            }
+            if (best < 0) break;
+            var src = _state[best];
+            int i = src.Taken + 1;
+            int parent = src.Map[src.Proposal.Parents[i]];
+            int token = src.Proposal.Tokens[i];
+            int existing = _scratch.FindChild(parent, token);
+            if (existing < 0)
+            {
+                for (int k = 0; k < S; k++) _kBefore[added * S + k] = _state[k].Taken;
+                _newValues[added++] = bestValue;
+                existing = _scratch.Add(token, parent);
+            }
+            src.Map[i] = existing;
+            src.Taken = i;
+        }
+        for (int k = 0; k < S; k++) _kBefore[added * S + k] = _state[k].Taken;
+        return added;
+    }
+
+    void ChooseKept(int wanted, int merged)
+    {
+        int S = _state.Length;
+        wanted = Math.Clamp(wanted, 0, merged);
+        for (int k = 0; k < S; k++) _state[k].Kept_ = wanted == 0 ? 0 : _kBefore[wanted * S + k];
+    }
+
+    // Writes the kept prefixes into the step's tree: the source keeping most nodes first, so that its node indices
+    // equal the merged tree's (it then observes the real batch), the others deduplicated after it.
+    void Build(DraftTree tree)
+    {
+        int root = tree.Tokens[0];
+        int most = 0;
+        for (int k = 0; k < _state.Length; k++)
+        {
+            var s = _state[k];
+            s.Kept.Reset(root);
+            for (int i = 1; i <= s.Kept_; i++) s.Kept.Add(s.Proposal.Tokens[i], s.Proposal.Parents[i]);
+            if (s.Kept_ > most) { most = s.Kept_; _primary = k; }
+        }
+        if (_primary >= 0) AddKept(_state[_primary], tree);
+        for (int k = 0; k < _state.Length; k++)
+            if (k != _primary) AddKept(_state[k], tree);
+        if (_primary >= 0)
+        {
+            var p = _state[_primary];
+            for (int i = 0; i <= p.Kept_; i++)
+                if (p.Map[i] != i) { _primary = -1; break; }   // cannot happen with distinct siblings; stay safe
+        }
+    }
+
+    static void AddKept(Source s, DraftTree tree)
+    {
+        s.Map[0] = 0;
+        for (int i = 1; i <= s.Kept_; i++)
+            s.Map[i] = tree.Add(s.Proposal.Tokens[i], s.Map[s.Proposal.Parents[i]]);
+        s.DraftedTokens += s.Kept_;
+    }
+
+    public void Observe(DraftTree tree, ForwardBatch batch, ReadOnlySpan<int> acceptedPath, int extraToken)
+    {
+        long start = _cost?.ObserveStarted() ?? 0;
+        int n = tree.Count;
+        _labels.StartStep(n);
+        for (int k = 0; k < _state.Length; k++)
+        {
+            var s = _state[k];
+            // Label every proposed node whose parent was scored: kept nodes and the first unkept children.
+            var parents = s.Proposal.Parents;
+            var depths = s.Proposal.Depths;
+            var tokens = s.Proposal.Tokens;
+            for (int i = 1; i < s.Proposal.Count; i++)
+            {
+                int p = parents[i];
+                if (p > s.Kept_) continue;
+                int row = p == 0 ? 0 : s.Map[p];
+                if ((uint)row >= (uint)n) continue;
+                s.Estimator.Record(depths[i], s.Rank[i], _labels.Label(batch, row, tokens[i]));
+            }
+            s.Estimator.EndStep();
+
+            // The accepted path in the source's own indices (as far as its kept prefix follows it).
+            if (s.Path.Length < acceptedPath.Length) s.Path = new int[acceptedPath.Length * 2];
+            int len = 1;
+            s.Path[0] = 0;
+            for (int j = 1; j < acceptedPath.Length; j++)
+            {
+                int found = -1;
+                for (int i = 1; i <= s.Kept_; i++)
+                    if (s.Map[i] == acceptedPath[j] && parents[i] == s.Path[len - 1]) { found = i; break; }
+                if (found < 0) break;
+                s.Path[len++] = found;
+            }
+            s.AcceptedTokens += len - 1;
+
+            if (k == _primary || s.Kept_ == 0) s.Drafter.Observe(s.Kept, batch, s.Path.AsSpan(0, len), extraToken);
+            else s.Drafter.Observe(s.Kept, CopyRows(s, batch), s.Path.AsSpan(0, len), extraToken);
+        }
+        _cost?.ObserveEnded(start);
+    }
+
+    // A private batch whose row i holds the logits of the source's kept node i.
+    ForwardBatch CopyRows(Source s, ForwardBatch batch)
+    {
+        var cache = _cache ??= _ownCache ??= new Cache(_config, 1);
+        _subBatch.Clear();
+        var parents = s.Kept.Parents;
+        var depths = s.Kept.Depths;
+        var tokens = s.Kept.Tokens;
+        for (int i = 0; i < s.Kept.Count; i++)
+            _subBatch.Add(tokens[i], cache, _rootPosition + depths[i], parents[i]);
+        var dest = _subBatch.LogitBuffer(_vocab);
+        for (int i = 0; i < s.Kept.Count; i++)
+            batch.Logits(s.Map[i]).CopyTo(dest.Slice(i * _vocab, _vocab));
+        return _subBatch;
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _sources) s.Dispose();
+    }
+}
