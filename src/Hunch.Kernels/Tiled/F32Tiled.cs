@@ -43,7 +43,10 @@ internal static unsafe class F32Tiled
                         float* wr = (float*)(w + (rt + r) * rowBytes) + c0;
                         var s = state + r * nt * 4;
                         int t = 0;
-                        for (; t + 3 <= nt; t += 3) Three(wr, actTile + t * actStride + c0, actStride, len, s + t * 4);
+                        // Groups of three, ending with two pairs rather than three and one (the single token loads
+                        // its weight vectors for itself alone).
+                        for (; nt - t >= 3 && nt - t != 4; t += 3) Three(wr, actTile + t * actStride + c0, actStride, len, s + t * 4);
+                        if (nt - t == 4) { Two(wr, actTile + t * actStride + c0, actStride, len, s + t * 4); t += 2; }
                         if (nt - t == 2) Two(wr, actTile + t * actStride + c0, actStride, len, s + t * 4);
                         else if (nt - t == 1) One(wr, actTile + t * actStride + c0, len, s + t * 4);
                     }

@@ -35,7 +35,7 @@ public unsafe class TiledMatMulTests
             using var mm = new MatMul(pool);
             fixed (float* px = x) fixed (float* py = y) fixed (byte* pa = act)
             {
-                foreach (int k in new[] { 2, 3, 5, 16, tokens })
+                foreach (int k in new[] { 2, 3, 5, 8, 9, 10, 13, 16, 17, tokens })
                 {
                     Array.Clear(y);
                     mm.Multiply(w, px, k, py);
