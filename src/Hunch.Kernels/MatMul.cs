@@ -19,6 +19,8 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
     long _actCapacity;
     float* _scaleBuffer;
     long _scaleCapacity;
+    byte* _offsetBuffer;
+    long _offsetCapacity;
 
     // Current call's arguments, set before dispatching (the object is reused so dispatch allocates nothing).
     WeightMatrix _w;
@@ -28,6 +30,8 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
     long _actRowBytes;
     int _rowsPerChunk;
     bool _quantized;
+    bool _vnni;
+    long _offsetRowBytes;
 
     /// <summary>Creates a multiplier that dispatches work on <paramref name="pool"/>.</summary>
     public MatMul(WorkerPool pool) => _pool = pool;
@@ -39,7 +43,10 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
     public void Multiply(in WeightMatrix w, float* x, int tokens, float* y)
     {
         if (tokens <= 0) return;
-        long actRow = RowKernels.ActivationRowBytes(w.Type, w.Columns);
+        // Rows are spaced so that row t starts 1 KiB further into a 4 KiB page than row t - 1: the same columns
+        // of consecutive activation rows then fall in different L1 sets (a power-of-two stride would map a
+        // column block of every row to the same sets and evict it while the tiled kernels reuse it).
+        long actRow = (RowKernels.ActivationRowBytes(w.Type, w.Columns) + 4095) / 4096 * 4096 + 1024;
         long need = actRow * tokens;
         if (need > _actCapacity)
         {
@@ -66,6 +73,24 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
                 RowKernels.ActivationScales(w.Type, _actBuffer + t * actRow, w.Columns, _scaleBuffer + (long)t * nb);
         }
 
+        // Batches of signed 32-blocks use the VNNI kernel that shares each weight block's work across tokens; a
+        // single token keeps the per-row kernel (same results either way, see Tiled.SignedVnni).
+        _vnni = tokens > 1 && Tiled.SignedVnni.IsSupported && RowKernels.UsesActivationScales(w.Type);
+        if (_vnni)
+        {
+            int nb = w.Columns / 32;
+            _offsetRowBytes = ((long)nb * 32 + 4095) / 4096 * 4096 + 1024;
+            long bytes = _offsetRowBytes * tokens;
+            if (bytes > _offsetCapacity)
+            {
+                if (_offsetBuffer is not null) NativeMemory.AlignedFree(_offsetBuffer);
+                _offsetCapacity = Math.Max(bytes, _offsetCapacity * 2);
+                _offsetBuffer = (byte*)NativeMemory.AlignedAlloc((nuint)_offsetCapacity, 64);
+            }
+            for (int t = 0; t < tokens; t++)
+                Tiled.SignedVnni.OffsetQuants(_actBuffer + t * actRow, nb, _offsetBuffer + t * _offsetRowBytes);
+        }
+
         _w = w;
         _x = x;
         _y = y;
@@ -87,6 +112,29 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         var type = _w.Type;
         int cols = _w.Columns;
         int rows = _w.Rows;
+        if (_vnni)
+        {
+            float* res = stackalloc float[4];
+            int nb = cols / 32;
+            for (int r = r0; r < r1; r++)
+            {
+                byte* row = _w.Row(r);
+                for (int t0 = 0; t0 < _tokens; t0 += 4)
+                {
+                    int n = Math.Min(4, _tokens - t0);
+                    byte* a = _offsetBuffer + t0 * _offsetRowBytes;
+                    float* scales = _scaleBuffer + (long)t0 * nb;
+                    switch (type)
+                    {
+                        case GgmlType.Q8_0: Tiled.SignedVnni.Dot<Quant.DotAvx2.BlockQ8_0>(row, nb, a, _offsetRowBytes, scales, n, res); break;
+                        case GgmlType.Q4_0: Tiled.SignedVnni.Dot<Quant.DotAvx2.BlockQ4_0>(row, nb, a, _offsetRowBytes, scales, n, res); break;
+                        default: Tiled.SignedVnni.Dot<Quant.DotAvx2.BlockQ5_0>(row, nb, a, _offsetRowBytes, scales, n, res); break;
+                    }
+                    for (int i = 0; i < n; i++) _y[(long)(t0 + i) * rows + r] = res[i];
+                }
+            }
+            return;
+        }
         if (_quantized)
         {
             float* res = stackalloc float[4];
@@ -102,6 +150,13 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
                     for (int i = 0; i < n; i++) _y[(long)(t0 + i) * rows + r] = res[i];
                 }
             }
+            return;
+        }
+        // Measured: below about eight tokens the plain row-by-row loop is as fast (its weight row streams
+        // contiguously and stays in L1 for the few tokens); the tiled kernel pays off on larger batches.
+        if (type == GgmlType.F32 && _tokens >= 8)
+        {
+            Tiled.F32Tiled.Multiply(_w.Data, _w.RowBytes, r0, r1, (float*)_actBuffer, _actRowBytes / 4, _tokens, cols, _y, rows);
             return;
         }
         for (int r = r0; r < r1; r++)
@@ -121,5 +176,8 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         if (_scaleBuffer is not null) NativeMemory.AlignedFree(_scaleBuffer);
         _scaleBuffer = null;
         _scaleCapacity = 0;
+        if (_offsetBuffer is not null) NativeMemory.AlignedFree(_offsetBuffer);
+        _offsetBuffer = null;
+        _offsetCapacity = 0;
     }
 }
