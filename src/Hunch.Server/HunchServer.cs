@@ -279,7 +279,8 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
             if (!req.Stream)
             {
                 var result = await stream.Completion.WaitAsync(ctx.RequestAborted);
-                await WriteJson(ctx, 200, w => WriteFull(w, id, created, chat, result));
+                var calls = req.Tools is { } t ? ToolCalls.ParseOutput(result.Text, t) : null;
+                await WriteJson(ctx, 200, w => WriteFull(w, id, created, chat, result, calls));
                 return;
             }
             ctx.Response.StatusCode = 200;
@@ -289,6 +290,11 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
             var writer = new ArrayBufferWriter<byte>(1024);
             if (chat)
                 await SendEvent(ctx, writer, w => ChunkStart(w, id, created, chat, req.IncludeUsage, role: true, text: "", logprobs: null, finish: null), cts.Token);
+            if (req.Tools is { } tools)
+            {
+                await StreamWithTools(ctx, writer, stream, tools, id, created, req.IncludeUsage, cts.Token);
+                return;
+            }
             int offset = 0;
             await foreach (var update in stream.ReadAllAsync(cts.Token))
             {
@@ -322,6 +328,104 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
         }
     }
 
+    /// <summary>
+    /// Streams a chat answer that may be a tool call. Whether text is a call is known only once it is complete, so the
+    /// text is held back to the end; then either <c>delta.tool_calls</c> chunks follow (per call: index, id, type and
+    /// the function name first, then the arguments text) with finish_reason "tool_calls", or the text as content.
+    /// </summary>
+    async Task StreamWithTools(HttpContext ctx, ArrayBufferWriter<byte> writer, CompletionStream stream, ToolRequest tools,
+        string id, long created, bool includeUsage, CancellationToken ct)
+    {
+        var text = new StringBuilder();
+        List<TokenLogprob>? logprobs = null;
+        CompletionResult? result = null;
+        await foreach (var update in stream.ReadAllAsync(ct))
+        {
+            text.Append(update.Text);
+            if (update.Logprobs is { Count: > 0 }) (logprobs ??= []).AddRange(update.Logprobs);
+            if (update.Result is { } r) result = r;
+        }
+        if (result is null) throw new InvalidOperationException("the completion ended without a result");
+        var calls = ToolCalls.ParseOutput(text.ToString(), tools);
+        if (calls is null)
+        {
+            if (text.Length > 0 || logprobs is not null)
+                await SendEvent(ctx, writer, w => ChunkStart(w, id, created, true, includeUsage, role: false, text.ToString(), logprobs, finish: null), ct);
+        }
+        else
+        {
+            for (int i = 0; i < calls.Count; i++)
+            {
+                var call = calls[i];
+                int index = i;
+                await SendEvent(ctx, writer, w => ToolCallChunk(w, id, created, includeUsage, index, call, head: true), ct);
+                await SendEvent(ctx, writer, w => ToolCallChunk(w, id, created, includeUsage, index, call, head: false), ct);
+            }
+        }
+        await SendEvent(ctx, writer, w => ChunkStart(w, id, created, true, includeUsage, role: false, "", null, result, toolCalls: calls is not null), ct);
+        if (includeUsage)
+            await SendEvent(ctx, writer, w =>
+            {
+                w.WriteStartObject();
+                Header(w, id, created, "chat.completion.chunk");
+                w.WriteStartArray("choices");
+                w.WriteEndArray();
+                Usage(w, result);
+                w.WriteEndObject();
+            }, ct);
+        await ctx.Response.WriteAsync("data: [DONE]\n\n", ct);
+        await ctx.Response.Body.FlushAsync(ct);
+    }
+
+    /// <summary>A <c>delta.tool_calls</c> chunk: the head (id, type, name, empty arguments) or the arguments text.</summary>
+    void ToolCallChunk(Utf8JsonWriter w, string id, long created, bool includeUsage, int index, ParsedToolCall call, bool head)
+    {
+        w.WriteStartObject();
+        Header(w, id, created, "chat.completion.chunk");
+        w.WriteStartArray("choices");
+        w.WriteStartObject();
+        w.WriteNumber("index", 0);
+        w.WriteStartObject("delta");
+        w.WriteStartArray("tool_calls");
+        w.WriteStartObject();
+        w.WriteNumber("index", index);
+        if (head)
+        {
+            w.WriteString("id", call.Id);
+            w.WriteString("type", "function");
+        }
+        w.WriteStartObject("function");
+        if (head) w.WriteString("name", call.Name);
+        w.WriteString("arguments", head ? "" : call.Arguments);
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.WriteNull("logprobs");
+        w.WriteNull("finish_reason");
+        w.WriteEndObject();
+        w.WriteEndArray();
+        if (includeUsage) w.WriteNull("usage");
+        w.WriteEndObject();
+    }
+
+    static void ToolCallsArray(Utf8JsonWriter w, List<ParsedToolCall> calls)
+    {
+        w.WriteStartArray("tool_calls");
+        foreach (var c in calls)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", c.Id);
+            w.WriteString("type", "function");
+            w.WriteStartObject("function");
+            w.WriteString("name", c.Name);
+            w.WriteString("arguments", c.Arguments);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
     static async Task SendEvent(HttpContext ctx, ArrayBufferWriter<byte> buffer, Action<Utf8JsonWriter> body, CancellationToken ct)
     {
         buffer.ResetWrittenCount();
@@ -343,7 +447,7 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
 
     /// <summary>One streamed chunk; the final one (with <paramref name="finish"/>) carries the finish reason and speculation statistics.</summary>
     void ChunkStart(Utf8JsonWriter w, string id, long created, bool chat, bool includeUsage, bool role, string text,
-        IReadOnlyList<TokenLogprob>? logprobs, CompletionResult? finish, int textOffset = 0)
+        IReadOnlyList<TokenLogprob>? logprobs, CompletionResult? finish, int textOffset = 0, bool toolCalls = false)
     {
         w.WriteStartObject();
         Header(w, id, created, chat ? "chat.completion.chunk" : "text_completion");
@@ -363,7 +467,7 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
             w.WriteString("text", text);
             if (logprobs is not null) CompletionLogprobs(w, logprobs, textOffset); else w.WriteNull("logprobs");
         }
-        if (finish is null) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", FinishName(finish.Finish));
+        if (finish is null) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", toolCalls ? "tool_calls" : FinishName(finish.Finish));
         w.WriteEndObject();
         w.WriteEndArray();
         if (finish is not null) Speculation(w, finish);
@@ -371,7 +475,7 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
         w.WriteEndObject();
     }
 
-    void WriteFull(Utf8JsonWriter w, string id, long created, bool chat, CompletionResult r)
+    void WriteFull(Utf8JsonWriter w, string id, long created, bool chat, CompletionResult r, List<ParsedToolCall>? calls = null)
     {
         w.WriteStartObject();
         Header(w, id, created, chat ? "chat.completion" : "text_completion");
@@ -382,7 +486,12 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
         {
             w.WriteStartObject("message");
             w.WriteString("role", "assistant");
-            w.WriteString("content", r.Text);
+            if (calls is null) w.WriteString("content", r.Text);
+            else
+            {
+                w.WriteNull("content");
+                ToolCallsArray(w, calls);
+            }
             w.WriteEndObject();
             if (r.Logprobs is not null) ChatLogprobs(w, r.Logprobs); else w.WriteNull("logprobs");
         }
@@ -391,7 +500,7 @@ internal sealed class Endpoints(HunchEngine engine, ServerOptions options)
             w.WriteString("text", r.Text);
             if (r.Logprobs is not null) CompletionLogprobs(w, r.Logprobs, 0); else w.WriteNull("logprobs");
         }
-        w.WriteString("finish_reason", FinishName(r.Finish));
+        w.WriteString("finish_reason", calls is not null ? "tool_calls" : FinishName(r.Finish));
         w.WriteEndObject();
         w.WriteEndArray();
         Usage(w, r);

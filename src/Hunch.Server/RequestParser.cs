@@ -21,6 +21,8 @@ internal sealed class ParsedRequest
     public bool Stream { get; init; }
     public bool IncludeUsage { get; init; }
     public string Model { get; init; } = "";
+    /// <summary>The request's tools (null: none, or tool_choice "none").</summary>
+    public ToolRequest? Tools { get; init; }
 }
 
 /// <summary>
@@ -36,6 +38,8 @@ internal static class RequestParser
         if (messages.ValueKind != JsonValueKind.Array) throw WrongType("messages", "an array");
         if (messages.GetArrayLength() == 0) throw new ApiException(400, "'messages' must not be empty", "messages");
         if (messages.GetArrayLength() > 4096) throw new ApiException(400, "'messages' holds too many messages (at most 4096)", "messages");
+        var tools = ToolCalls.Parse(root, engine);
+        bool plainTranscript = engine.HunchModel is { ChatTemplateSource: null };
         var turns = new List<ChatTurn>();
         int i = 0;
         foreach (var m in messages.EnumerateArray())
@@ -45,13 +49,22 @@ internal static class RequestParser
             string role = String(m, "role", where + ".role") ?? throw new ApiException(400, $"'{where}.role' is required", where + ".role");
             if (role is not ("system" or "developer" or "user" or "assistant" or "tool"))
                 throw new ApiException(400, $"'{where}.role' must be system, developer, user, assistant or tool (got '{role}')", where + ".role");
-            turns.Add(new ChatTurn(role, Content(m, where + ".content")));
+            string content = Content(m, where + ".content");
+            var extra = ToolCalls.MessageExtra(m, where);
+            // The plain transcript of a base model prints only role and content: show the calls as their JSON there.
+            if (plainTranscript && extra is not null && content.Length == 0) content = ToolCalls.TranscriptText(extra);
+            turns.Add(new ChatTurn(role, content) { Extra = extra });
         }
-        var chat = engine.CreateChatRequest(turns);
+        var chat = engine.CreateChatRequest(turns, tools?.Tools);
+        if (tools is not null && ToolCalls.Grammar(tools) is { } toolGrammar) chat = chat with { Grammar = toolGrammar };
         bool logprobs = Bool(root, "logprobs") ?? false;
         int? top = Int(root, "top_logprobs", 0, 20);
         if (top is not null && !logprobs) throw new ApiException(400, "'top_logprobs' requires 'logprobs' to be true", "top_logprobs");
-        return Common(root, engine, chat, logprobs ? top ?? 0 : null, defaultDrafter);
+        var parsed = Common(root, engine, chat, logprobs ? top ?? 0 : null, defaultDrafter);
+        return tools is null ? parsed : new ParsedRequest
+        {
+            Completion = parsed.Completion, Stream = parsed.Stream, IncludeUsage = parsed.IncludeUsage, Model = parsed.Model, Tools = tools,
+        };
     }
 
     public static ParsedRequest ParseCompletion(JsonElement root, HunchEngine engine, string? defaultDrafter)
@@ -143,7 +156,9 @@ internal static class RequestParser
             {
                 MaxTokens = maxTokens, Sampling = sampling, Stop = stops, TopLogprobs = topLogprobs, Drafter = drafter,
                 IgnoreEndOfGeneration = Bool(root, "ignore_eos") ?? false,   // llama.cpp's extension
-                Grammar = ResponseFormat(root),   // grammar: response_format json_object / json_schema
+                // grammar: response_format json_object / json_schema; a required tool call's grammar comes first
+                Grammar = ResponseFormat(root) is { } format ? (request.Grammar is null ? format
+                    : throw new ApiException(400, "'response_format' cannot be combined with a required tool call", "response_format")) : request.Grammar,
             },
             Stream = stream,
             IncludeUsage = includeUsage,

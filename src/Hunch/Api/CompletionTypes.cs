@@ -30,9 +30,14 @@ public sealed record EngineOptions
 }
 
 /// <summary>One chat message.</summary>
-/// <param name="Role">system, user or assistant.</param>
+/// <param name="Role">system, user, assistant or tool.</param>
 /// <param name="Content">The message text.</param>
-public sealed record ChatTurn(string Role, string Content);
+public sealed record ChatTurn(string Role, string Content)
+{
+    /// <summary>Further message fields the chat template sees (for example <c>tool_calls</c> of an assistant
+    /// message, <c>tool_call_id</c> of a tool result); null for none.</summary>
+    public System.Text.Json.Nodes.JsonObject? Extra { get; init; }
+}
 
 /// <summary>A text or token completion request.</summary>
 public sealed record CompletionRequest

@@ -215,25 +215,48 @@ public sealed partial class HunchEngine : IDisposable
     /// Builds a completion request for a chat: the messages formatted with the model's chat template (or, for
     /// models without one, the plain "user: ...\nassistant:" transcript, whose next speaker labels are stop strings).
     /// </summary>
-    public CompletionRequest CreateChatRequest(IReadOnlyList<ChatTurn> messages)
+    public CompletionRequest CreateChatRequest(IReadOnlyList<ChatTurn> messages) => CreateChatRequest(messages, null);
+
+    /// <summary>
+    /// Builds a completion request for a chat whose template also sees <paramref name="tools"/> (OpenAI's
+    /// <c>tools</c> array, as the template variable <c>tools</c>); null for no tools. Messages keep their extra
+    /// fields (<see cref="ChatTurn.Extra"/>: <c>tool_calls</c>, <c>tool_call_id</c>) for the template.
+    /// </summary>
+    public CompletionRequest CreateChatRequest(IReadOnlyList<ChatTurn> messages, System.Text.Json.Nodes.JsonNode? tools)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (messages.Count == 0) throw new InvalidRequestException("at least one message is required", "messages");
         if (_options.ChatFormatter is { } format)
             return new CompletionRequest { Prompt = format(messages) };
+        var list = new List<Chat.ChatMessage>(messages.Count);
+        foreach (var m in messages) list.Add(new Chat.ChatMessage(m.Role, m.Content) { Extra = m.Extra });
         if (_hunchModel is { } hm)
         {
-            var list = new List<Chat.ChatMessage>(messages.Count);
-            foreach (var m in messages) list.Add(new Chat.ChatMessage(m.Role, m.Content));
             int[] ids;
-            try { ids = hm.EncodeChat(list); }
+            try
+            {
+                if (tools is null) ids = hm.EncodeChat(list);
+                else
+                {
+                    int bos = _tokenizer.BosId, eos = _tokenizer.EosId;
+                    string text = hm.ChatTemplate.Render(new Chat.ChatTemplateContext
+                    {
+                        Messages = list,
+                        AddGenerationPrompt = true,
+                        BosToken = bos >= 0 ? _tokenizer.TokenText(bos) : null,
+                        EosToken = eos >= 0 ? _tokenizer.TokenText(eos) : null,
+                        Tools = tools,
+                    });
+                    ids = _tokenizer.Encode(text, addSpecial: true, parseSpecial: true);
+                    // The template may write BOS itself; the tokenizer then adds a second one.
+                    if (ids.Length >= 2 && _tokenizer.AddBos && ids[0] == bos && ids[1] == bos) ids = ids[1..];
+                }
+            }
             catch (Chat.ChatTemplateException e) { throw new InvalidRequestException("the chat template refused the messages: " + e.Message, "messages"); }
             // A base model's plain transcript ("user: ...\nassistant:") would go on to write the next user turn.
             return new CompletionRequest { PromptTokens = ids, Stop = hm.ChatTemplateSource is null ? FallbackStops : [] };
         }
-        var plain = new List<Chat.ChatMessage>(messages.Count);
-        foreach (var m in messages) plain.Add(new Chat.ChatMessage(m.Role, m.Content));
-        return new CompletionRequest { Prompt = Chat.ChatTemplate.PlainFallback.Render(plain, addGenerationPrompt: true), Stop = FallbackStops };
+        return new CompletionRequest { Prompt = Chat.ChatTemplate.PlainFallback.Render(list, addGenerationPrompt: true), Stop = FallbackStops };
     }
 
     static readonly string[] FallbackStops = ["\nuser:", "\nsystem:"];
