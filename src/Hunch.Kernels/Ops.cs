@@ -28,6 +28,15 @@ public static unsafe class Ops
         for (; i < n; i++) x[i] += y[i];
     }
 
+    /// <summary>y += a * x, fused multiply-adds in a fixed order.</summary>
+    public static void Axpy(float a, float* x, float* y, int n)
+    {
+        int i = 0;
+        var va = Vector256.Create(a);
+        for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.FusedMultiplyAdd(va, Vector256.Load(x + i), Vector256.Load(y + i)), y + i);
+        for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(a, x[i], y[i]);
+    }
+
     /// <summary>gate = SiLU(gate) * up (SwiGLU).</summary>
     public static void SwiGlu(float* gate, float* up, int n)
     {

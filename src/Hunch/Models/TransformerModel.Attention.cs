@@ -91,18 +91,9 @@ public sealed unsafe partial class TransformerModel
                 for (int j = 0; j < keys; j++)
                 {
                     int slot = j < committed ? j : _pathSlots[pathStart + j - committed];
-                    Axpy(s[j] * inv, vBase + (long)slot * kvDim + kvHead * hd, outp, hd);
+                    Ops.Axpy(s[j] * inv, vBase + (long)slot * kvDim + kvHead * hd, outp, hd);
                 }
             }
-        }
-
-        static void Axpy(float a, float* x, float* y, int n)
-        {
-            int i = 0;
-            var va = System.Runtime.Intrinsics.Vector256.Create(a);
-            for (; i + 8 <= n; i += 8)
-                System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(va, System.Runtime.Intrinsics.Vector256.Load(x + i), System.Runtime.Intrinsics.Vector256.Load(y + i)), y + i);
-            for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(a, x[i], y[i]);
         }
     }
 }

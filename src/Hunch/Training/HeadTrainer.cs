@@ -290,12 +290,7 @@ public sealed class HeadTrainer
             {
                 float g = gradLogits[tok];
                 if (g == 0) continue;
-                float* row = w + (long)tok * d;
-                int i = 0;
-                var va = System.Runtime.Intrinsics.Vector256.Create(g);
-                for (; i + 8 <= d; i += 8)
-                    System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(va, System.Runtime.Intrinsics.Vector256.Load(row + i), System.Runtime.Intrinsics.Vector256.Load(go + i)), go + i);
-                for (; i < d; i++) go[i] += g * row[i];
+                Ops.Axpy(g, w + (long)tok * d, go, d);
             }
     }
 

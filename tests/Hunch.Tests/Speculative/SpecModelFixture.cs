@@ -9,7 +9,7 @@ namespace Hunch.Tests.Speculative;
 
 /// <summary>One bundled model on a private worker pool for the speculative tests (which run one after another in
 /// this collection), plus cached plain-decoding outputs to compare drafters against.</summary>
-public sealed class SpecModelFixture : IDisposable
+public class SpecModelFixture : IDisposable
 {
     readonly WorkerPool _pool = new(2);
     readonly Dictionary<(string, int, float, ulong), int[]> _plain = [];

@@ -10,38 +10,11 @@ using Hunch.Tests.Engine;
 namespace Hunch.Tests.Speculative3;
 
 /// <summary>The bundled model on a private pool for the lookahead/jacobi/auto tests, with cached plain outputs.</summary>
-public sealed class Spec3Fixture : IDisposable
+public sealed class Spec3Fixture : Hunch.Tests.Speculative.SpecModelFixture
 {
-    readonly WorkerPool _pool = new(2);
-    readonly Dictionary<(string, int, float, ulong), int[]> _plain = [];
-
-    public TransformerModel Model { get; }
-
-    public Spec3Fixture() => Model = TransformerModel.Load(TestPaths.BundledModel, _pool);
-
     /// <summary>A GPU-like cost curve (extra rows nearly free), so the cost-sized drafters really draft whatever
     /// this machine's load; the measured curve may rightly decide that drafting does not pay.</summary>
     internal static readonly ForwardCostCurve Flat = new([1, 2, 4, 8, 16, 32, 64], [10, 10, 10, 10.1, 10.2, 10.4, 10.8]);
-
-    public static SamplingOptions Sampling(float temperature, ulong seed) =>
-        temperature > 0 ? new SamplingOptions { Temperature = temperature, TopP = 0.95f, Seed = seed } : SamplingOptions.Greedy;
-
-    public GenerationResult Run(int[] prompt, int maxTokens, SamplingOptions sampling, IDrafter? drafter, Generator? generator = null)
-    {
-        generator ??= new Generator(Model, null);
-        return generator.Generate(prompt, new GenerationOptions { MaxTokens = maxTokens, Sampling = sampling, StopAtEndOfGeneration = false }, drafter);
-    }
-
-    public int[] Plain(ReferenceCase rc, int maxTokens, float temperature, ulong seed)
-    {
-        var key = (rc.Id, maxTokens, temperature, seed);
-        lock (_plain)
-        {
-            if (!_plain.TryGetValue(key, out var tokens))
-                _plain[key] = tokens = Run(rc.PromptIds, maxTokens, Sampling(temperature, seed), null).Tokens;
-            return tokens;
-        }
-    }
 
     /// <summary>Drafters under test by name: "X:flat" sizes X's tree under <see cref="Flat"/>; anything else goes
     /// through the registry.</summary>
@@ -63,11 +36,6 @@ public sealed class Spec3Fixture : IDisposable
         };
     }
 
-    public void Dispose()
-    {
-        Model.Dispose();
-        _pool.Dispose();
-    }
 }
 
 [CollectionDefinition("spec3-model")]
