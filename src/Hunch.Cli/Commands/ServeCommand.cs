@@ -14,7 +14,7 @@ static class ServeCommand
         var threads = Cli.ThreadsOption();
         var host = new Option<string>("--host") { Description = "address to bind (loopback by default; 0.0.0.0 exposes the server to the network)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "port (0: any free port)", DefaultValueFactory = _ => 8080 };
-        var draft = new Option<string>("--draft") { Description = "default drafter for requests that name none (none, recycling, lookup, ...)", DefaultValueFactory = _ => "none" };
+        var draft = new Option<string>("--draft") { Description = "default drafter for requests that name none (auto, none, recycling, lookup, ...)", DefaultValueFactory = _ => "auto" };
         var nodes = new Option<int>("--tree-nodes") { Description = "most draft nodes per request and step", DefaultValueFactory = _ => 16 };
         var apiKey = new Option<string?>("--api-key") { Description = "require Authorization: Bearer KEY on /v1 (default: $HUNCH_API_KEY, else none)" };
         var parallel = new Option<int>("--parallel", "-np") { Description = "requests generating at once (sequence slots)", DefaultValueFactory = _ => 8 };

@@ -22,9 +22,10 @@ public sealed record EngineOptions
     public int MaxDraftNodes { get; init; } = 16;
     /// <summary>Most rows in one shared forward; prompt chunks fill what decoding rows leave.</summary>
     public int MaxBatchRows { get; init; } = 64;
-    /// <summary>From this many requests decoding at once, speculation is switched off: the batch already keeps the
-    /// cores busy, so extra draft rows cost nearly as much as real tokens and lower total throughput (goodput).</summary>
-    public int SpeculationBatchLimit { get; init; } = 4;
+    /// <summary>From this many requests decoding at once, speculation is switched off whatever the cost curve says.
+    /// Below it, each request drafts only the rows whose expected tokens pay for their measured cost in the shared
+    /// forward (goodput).</summary>
+    public int SpeculationBatchLimit { get; init; } = 16;
     /// <summary>Formats chat messages into a prompt (null: the model's template when it has one, else a plain transcript).</summary>
     public Func<IReadOnlyList<ChatTurn>, string>? ChatFormatter { get; init; }
 }

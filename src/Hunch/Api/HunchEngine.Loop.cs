@@ -9,6 +9,7 @@ public sealed partial class HunchEngine
     // Counters (guarded by _lock).
     long _requestsTotal, _rejected, _generated, _promptProcessed, _promptCached, _forwards;
     int _activeCount;
+    ForwardCostCurve? _costCurve;   // measured on the engine thread on first need (no forward runs concurrently)
     readonly Dictionary<string, SpeculationStats> _drafterStats = [];
     readonly long[] _rateSecond = new long[10];
     readonly long[] _rateTokens = new long[10];
@@ -59,7 +60,8 @@ public sealed partial class HunchEngine
                     else
                     {
                         decodingLeft--;
-                        rows += s.AddStep(batch, DraftBudget(s, decoding));
+                        // The batch holds at least the rows added so far, this root and the roots still to come.
+                        rows += s.AddStep(batch, DraftBudget(s, decoding, rows + 1 + decodingLeft));
                         inBatch.Add((job, false));
                     }
                 }
@@ -95,24 +97,36 @@ public sealed partial class HunchEngine
     }
 
     /// <summary>
-    /// Draft nodes (root included) a request may use this step. Alone, a request drafts fully: the forward is
-    /// bound by reading the weights, so extra rows are nearly free. As the batch grows the forward becomes
-    /// compute-bound and a draft row costs about as much as another request's real token, so a request drafts
-    /// only as deep as its recent acceptance pays for (a chain accepted with rate a yields about a/(1-a) tokens),
-    /// drafts only every eighth step while acceptance is poor (to notice when it recovers), and from
-    /// <see cref="EngineOptions.SpeculationBatchLimit"/> decoding requests on it does not draft at all
-    /// (goodput, after SmartSpec).
+    /// Draft nodes (root included) a request may use this step (goodput, after SmartSpec). Alone, a request drafts
+    /// as its drafter sees fit: the drafters size their trees by the measured cost curve themselves. With several
+    /// decoding, the forward is shared, so a draft row is worth adding only when the tokens it is expected to yield
+    /// exceed what the same time would give the batch without it: a chain accepted with rate a yields a + a^2 + ...
+    /// + a^d extra tokens for d rows, which cost c(R + d) - c(R) on the measured curve c over a batch of R rows that
+    /// plainly yields one token per decoding request. The request takes the d that maximises the difference (none
+    /// when no d gains), drafts only every eighth step while its acceptance is poor (to notice when it recovers), and
+    /// from <see cref="EngineOptions.SpeculationBatchLimit"/> decoding requests on nobody drafts.
     /// </summary>
-    int DraftBudget(GenerationSession s, int decoding)
+    int DraftBudget(GenerationSession s, int decoding, int batchRows)
     {
         if (s.DrafterName == "none") return 1;
         if (decoding <= 1) return _options.MaxDraftNodes;
         if (decoding >= _options.SpeculationBatchLimit) return 1;
         double a = s.AcceptRate;
         if (a < 0.3 && s.Stats.Steps % 8 != 0) return 1;
-        int expected = (int)Math.Ceiling(a / Math.Max(1e-3, 1 - a));
-        int cap = Math.Min(_options.MaxDraftNodes, _options.MaxBatchRows / decoding);
-        return Math.Clamp(1 + 2 * expected, 1, Math.Max(1, cap));
+        _costCurve ??= ForwardCostCurve.Measure(_model);
+        int cap = Math.Min(_options.MaxDraftNodes - 1, _options.MaxBatchRows - batchRows);
+        double baseCost = _costCurve.Cost(batchRows);
+        double tokensPerMs = decoding / baseCost;
+        int best = 0;
+        double bestGain = 0, expected = 0, reach = 1;
+        for (int d = 1; d <= cap; d++)
+        {
+            reach *= a;
+            expected += reach;
+            double gain = expected - tokensPerMs * (_costCurve.Cost(batchRows + d) - baseCost);
+            if (gain > bestGain) { bestGain = gain; best = d; }
+        }
+        return 1 + best;
     }
 
     void Admit()
