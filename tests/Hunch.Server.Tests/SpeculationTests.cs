@@ -80,6 +80,39 @@ public sealed class SpeculationTests(ServerFixture fixture) : IClassFixture<Serv
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(solo[i], results[i]);
     }
 
+    [Theory]
+    [InlineData("lookup")]
+    [InlineData("auto")]
+    public async Task Draft_trees_of_eight_streams_share_forwards_and_each_equals_the_solo_text(string drafter)
+    {
+        // A flat cost curve (extra rows nearly free, as on a GPU or a memory-bound model) makes goodput let every
+        // stream draft, so each shared forward holds several sequences' draft trees at once.
+        await using var server = await TestServer.StartAsync(new EngineOptions { Parallel = 8, QueueLimit = 64 });
+        Hunch.Models.ForwardCostCurve.Set(server.Engine.Model, new Hunch.Models.ForwardCostCurve([1, 64], [10.0, 10.5]));
+        string[] prompts = [Repetitive, "import os\nimport sys\nimport os\nimport sys\n", "x = 1\ny = 2\nx = 1\ny = 2\n", "def f():\n    pass\n\ndef f():\n    pass\n",
+            "class A:\n    pass\n\nclass A:\n    pass\n", "for i in range(3):\n    print(i)\nfor i in range(3):\n    print(i)\n", "a = [1, 2, 3]\na = [1, 2, 3]\n", "import re\n"];
+        async Task<JsonElement> Post(object body)
+        {
+            var (status, json) = await server.PostAsync("v1/completions", JsonSerializer.Serialize(body));
+            Assert.True(status == 200, json.ToString());
+            return json;
+        }
+        var solo = new string[prompts.Length];
+        for (int i = 0; i < prompts.Length; i++)
+            solo[i] = (await Post(new { prompt = prompts[i], max_tokens = 32, temperature = 0, speculation = "none" })).GetProperty("choices")[0].GetProperty("text").GetString()!;
+        var results = await Task.WhenAll(prompts.Select(p => Post(new { prompt = p, max_tokens = 32, temperature = 0, ignore_eos = true, speculation = drafter })));
+        long drafted = 0, accepted = 0;
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            // ignore_eos only lengthens a solo text that ended early; the common part must be identical.
+            string text = results[i].GetProperty("choices")[0].GetProperty("text").GetString()!;
+            Assert.StartsWith(solo[i], text);
+            drafted += results[i].GetProperty("speculation").GetProperty("drafted").GetInt64();
+            accepted += results[i].GetProperty("speculation").GetProperty("accepted").GetInt64();
+        }
+        Assert.True(drafted > 0 && accepted > 0, $"drafted {drafted}, accepted {accepted}");
+    }
+
     [Fact]
     public async Task Metrics_report_mean_accepted_per_drafter()
     {
