@@ -14,11 +14,12 @@ namespace Hunch.Speculative.Adapter;
 /// that token is still verified) or at the depth cap. The shallow layers' rows for the root and the drafts are
 /// scratch rows in the target's cache after the committed ones, truncated back when drafting ends (the verification
 /// pass rewrites them); committed rows are never touched. The adapter's own cache keeps a row per committed
-/// position: rows of drafted tokens are kept when verification accepts them and rolled back otherwise; positions it
-/// lacks (the prompt, a fully accepted chain's last token) are caught up from a private copy of the target's
-/// committed shallow rows. Drafts carry q when sampling (the base class), so the rejection sampler stays exact.
+/// position: rows of drafted tokens are kept when verification accepts them and rolled back otherwise; the prompt's
+/// rows and a fully accepted chain's last token come from the exit states the step loop captures in its forwards
+/// (<see cref="ILayerStateDrafter"/>). Positions it still lacks (a caller that captures nothing, a reused prompt
+/// prefix) are caught up from a private copy of the target's committed shallow rows. Drafts carry q when sampling (the base class), so the rejection sampler stays exact.
 /// </summary>
-internal sealed class AdapterDrafter : SpineDrafter
+internal sealed class AdapterDrafter : SpineDrafter, ILayerStateDrafter
 {
     readonly TransformerModel _model;
     readonly KangarooAdapter _adapter;
@@ -35,6 +36,7 @@ internal sealed class AdapterDrafter : SpineDrafter
     Cache? _cache;
     int _committed, _rootPosition, _fed;
     float _lastTop1;
+    int[] _rowTokens = new int[256];   // the token at each adapter row (for reusing rows across requests)
 
     public AdapterDrafter(TransformerModel model, KangarooAdapter adapter, DraftShape shape, float eta, string name)
         : base(model.Config.VocabSize, shape)
@@ -59,12 +61,33 @@ internal sealed class AdapterDrafter : SpineDrafter
 
     public override string Name { get; }
 
+    public int StateLayer => _layer;
+
+    public void ObservePrefillStates(int firstPosition, ForwardBatch batch, int rows)
+    {
+        // Only what extends the rows the adapter holds (a gap before firstPosition is left to CatchUp).
+        if (batch.CaptureLayer != _layer || firstPosition > _adapterCache.Length) return;
+        for (int i = _adapterCache.Length - firstPosition; i < rows; i++) Append(batch.LayerHidden(i), batch.Tokens[i], Span<float>.Empty);
+    }
+
+    /// <summary>Appends the adapter row of <paramref name="token"/> (exit state <paramref name="h"/>) at the next position.</summary>
+    void Append(ReadOnlySpan<float> h, int token, Span<float> z)
+    {
+        int pos = _adapterCache.Length;
+        if (pos >= _rowTokens.Length) Array.Resize(ref _rowTokens, Math.Max(pos + 1, _rowTokens.Length * 2));
+        _rowTokens[pos] = token;
+        _adapter.Step(h, _adapterCache, _model.OutputNormWeights, _buffers, z);
+    }
+
     public override void Begin(ReadOnlySpan<int> prompt, SamplingOptions sampling)
     {
         base.Begin(prompt, sampling);
-        _adapterCache.Truncate(0);
-        _privateLength = 0;
-        _private?.Clear();
+        // Rows depend only on the tokens before and at their position: keep those of the common prefix with the
+        // previous request (the step loop reuses the target's rows the same way), never the root's.
+        int common = 0, limit = Math.Min(_adapterCache.Length, prompt.Length - 1);
+        while (common < limit && _rowTokens[common] == prompt[common]) common++;
+        _adapterCache.Truncate(common);
+        _privateLength = Math.Min(_privateLength, common);
     }
 
     protected override ReadOnlySpan<float> StartStep(in DraftContext context)
@@ -97,7 +120,7 @@ internal sealed class AdapterDrafter : SpineDrafter
         _model.ForwardLayers(_batch, _plan);
         _cache!.CommitInPlace(1);   // kept for the rest of this round only; EndStep truncates back
         if (_adapterCache.Length != position) throw new InvalidOperationException("adapter cache out of step with the sequence");
-        _adapter.Step(_batch.LayerHidden(0), _adapterCache, _model.OutputNormWeights, _buffers, _z);
+        Append(_batch.LayerHidden(0), token, _z);
         _fed++;
         _model.ProjectToVocabulary(_z, 1, _logits);
         _lastTop1 = DraftPicker.TopProbability(_logits, out _);
@@ -132,8 +155,7 @@ internal sealed class AdapterDrafter : SpineDrafter
             for (int i = 0; i < n; i++) parent = _catchUpBatch.Add(tokens[start + i], _private, start + i, parent, wantLogits: false);
             _model.ForwardLayers(_catchUpBatch, _plan);
             _private.CommitInPlace(n);
-            for (int i = 0; i < n; i++)
-                _adapter.Step(_catchUpBatch.LayerHidden(i), _adapterCache, _model.OutputNormWeights, _buffers, Span<float>.Empty);
+            for (int i = 0; i < n; i++) Append(_catchUpBatch.LayerHidden(i), tokens[start + i], Span<float>.Empty);
         }
         _privateLength = _committed;
     }
@@ -156,6 +178,11 @@ internal sealed class AdapterDrafter : SpineDrafter
         while (accepted + 1 < acceptedPath.Length && acceptedPath[accepted + 1] == accepted + 1) accepted++;
         int keep = Math.Min(_rootPosition + 1 + accepted, _rootPosition + _fed);
         if (keep < _adapterCache.Length) _adapterCache.Truncate(keep);
+        // Accepted drafts the adapter never fed (the chain's last token): the verification pass computed their exit
+        // states (batch row i is node i), exactly what the shallow layers would give.
+        if (batch.CaptureLayer == _layer)
+            for (int depth = keep - _rootPosition; depth <= accepted; depth++)
+                Append(batch.LayerHidden(acceptedPath[depth]), tree.Tokens[acceptedPath[depth]], Span<float>.Empty);
         _fed = 0;
     }
 }
