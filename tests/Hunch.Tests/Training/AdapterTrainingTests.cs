@@ -278,6 +278,25 @@ public class AdapterTrainingTests(TrainedAdapter fixture) : IClassFixture<Traine
     }
 
     [Fact]
+    public void EnginePathIsTokenIdenticalToPlainDecoding()
+    {
+        // The in-process engine (the server's batched loop) passes no exit states: the drafter catches up by itself.
+        var m = fixture.Model;
+        using var engine = new Hunch.Api.HunchEngine(m.Transformer, m.Tokenizer,
+            new Hunch.Api.EngineOptions { DrafterFactory = name => name == "none" ? null : Drafters.Create(name, m) });
+        long accepted = 0;
+        foreach (var rc in ReferenceCase.Load().Where((_, i) => i % 20 == 7))
+        {
+            var request = new Hunch.Api.CompletionRequest { PromptTokens = rc.PromptIds, MaxTokens = 40, IgnoreEndOfGeneration = true, Drafter = "none" };
+            var plain = engine.Complete(request);
+            var spec = engine.Complete(request with { Drafter = $"adapter:{fixture.Path}" });
+            Assert.Equal(plain.Tokens, spec.Tokens);
+            accepted += spec.Speculation.Accepted;
+        }
+        Assert.True(accepted > 0, "the adapter drafted nothing on the engine path");
+    }
+
+    [Fact]
     public void SamplingKeepsTheJointLawOfTheFirstThreeTokens()
     {
         // The chi-square family of Speculative2/DistributionTests: drafts carry q, the rejection sampler verifies.
