@@ -45,6 +45,8 @@ public sealed class Generator
     {
         drafter ??= new NoDrafter();
         _batch.CaptureOutputHidden = drafter is Speculative.Heads.IHiddenStateDrafter;
+        var layerStates = drafter as Speculative.ILayerStateDrafter;
+        _batch.CaptureLayer = layerStates?.StateLayer ?? 0;
         var cfg = _model.Config;
         if (prompt.Length == 0) throw new ArgumentException("the prompt is empty (no tokens)");
         if (options.MaxTokens < 0) throw new ArgumentException($"max tokens {options.MaxTokens} must not be negative");
@@ -90,6 +92,7 @@ public sealed class Generator
             _cache.CommitInPlace(n);
             if (drafter.WantsPrefillLogits)
                 for (int i = 0; i < n; i++) drafter.ObservePrefill(prompt, done + i, _batch.Logits(i));
+            layerStates?.ObservePrefillStates(done, _batch, n);
             done += n;
         }
         _cachedCount = done;

@@ -31,6 +31,9 @@ public sealed unsafe partial class TransformerModel : IDisposable
     /// <summary>The output (vocabulary) matrix: rows are tokens, columns the hidden size.</summary>
     internal WeightMatrix OutputMatrix => _output;
 
+    /// <summary>The final RMSNorm gain (frozen; adapters apply it before the output matrix).</summary>
+    internal float[] OutputNormWeights => _outputNorm;
+
     /// <summary>The token embedding matrix.</summary>
     internal WeightMatrix EmbeddingMatrix => _embedding;
 

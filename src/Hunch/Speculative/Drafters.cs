@@ -1,3 +1,4 @@
+using Hunch.Speculative.Adapter;
 using Hunch.Speculative.Heads;
 using Hunch.Speculative.Model;
 using Hunch.Training;
@@ -8,7 +9,7 @@ namespace Hunch.Speculative;
 /// Every drafter behind one spec string, for the CLI, the server and the benchmarks: the built-in drafters of
 /// <see cref="DrafterFactory"/> (<c>none</c>, <c>recycling</c>, <c>lookup</c>, with options), the model-based ones of
 /// <see cref="ModelDrafterFactory"/> (<c>model:PATH</c>, <c>self:skip</c>, <c>self:exit[:LAYER]</c>) and trained heads
-/// (<c>heads:PATH</c>).
+/// (<c>heads:PATH</c>) and Kangaroo adapters (<c>adapter:PATH[+eta=X][+depth=N]</c>).
 /// </summary>
 public static class Drafters
 {
@@ -26,6 +27,8 @@ public static class Drafters
             var heads = DraftHeads.Load(spec["heads:".Length..], model.Transformer, model.Tokenizer);
             return new HeadsDrafter(model.Transformer, heads, treeNodes > 0 ? treeNodes : 12);
         }
+        if (spec.StartsWith(AdapterDrafterFactory.Prefix, StringComparison.Ordinal))
+            return AdapterDrafterFactory.Create(spec, model.Transformer, model.Tokenizer);
         if (ModelDrafterFactory.Handles(spec)) return ModelDrafterFactory.Create(spec, model.Transformer);
         return DrafterFactory.Create(spec, model.Transformer, new DrafterOptions { TreeNodes = treeNodes });
     }

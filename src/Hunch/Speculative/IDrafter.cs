@@ -49,6 +49,22 @@ public interface IDrafter : IDisposable
     void Observe(DraftTree tree, ForwardBatch batch, ReadOnlySpan<int> acceptedPath, int extraToken);
 }
 
+/// <summary>
+/// A drafter that reads the target's residual stream after layer <see cref="StateLayer"/> (Kangaroo's exit states):
+/// the step loop then asks every forward to keep it (<see cref="ForwardBatch.CaptureLayer"/>), passes the prefill
+/// rows' states to <see cref="ObservePrefillStates"/>, and <see cref="IDrafter.Observe"/> sees them on the batch.
+/// A caller that does not (the batched server) leaves the drafter to compute what it lacks itself.
+/// </summary>
+internal interface ILayerStateDrafter
+{
+    /// <summary>The layer whose output the drafter reads (1..L-1).</summary>
+    int StateLayer { get; }
+
+    /// <summary>States of prefill rows 0..<paramref name="rows"/>-1 of <paramref name="batch"/>, which hold the
+    /// prompt tokens at positions <paramref name="firstPosition"/>, <paramref name="firstPosition"/>+1, ...</summary>
+    void ObservePrefillStates(int firstPosition, ForwardBatch batch, int rows);
+}
+
 /// <summary>Plain decoding: proposes nothing, so each step scores only the root.</summary>
 public sealed class NoDrafter : IDrafter
 {

@@ -1,42 +1,53 @@
 namespace Hunch.Training;
 
-/// <summary>AdamW (decoupled weight decay) over the heads' parameters, with bias correction.</summary>
+/// <summary>AdamW (decoupled weight decay) over a list of parameter tensors, with bias correction.</summary>
 internal sealed class AdamW
 {
-    readonly DraftHeads _heads;
-    internal readonly float[][] MW, VW, MB, VB;
-    readonly float _lr, _wd;
-    const float Beta1 = 0.9f, Beta2 = 0.999f, Eps = 1e-8f;
+    readonly float[][] _parameters;
+    readonly bool[] _decay;
+    /// <summary>First and second moments, one per parameter tensor.</summary>
+    internal readonly float[][] M, V;
+    readonly float _lr, _wd, _beta2;
+    const float Beta1 = 0.9f, Eps = 1e-8f;
     internal long T;
 
-    public AdamW(DraftHeads heads, float learningRate, float weightDecay)
+    /// <summary>AdamW over <paramref name="parameters"/>; <paramref name="decay"/> says which take weight decay.</summary>
+    public AdamW(float[][] parameters, bool[] decay, float learningRate, float weightDecay, float beta2 = 0.999f)
     {
-        _heads = heads;
+        if (decay.Length != parameters.Length) throw new ArgumentException("one decay flag per parameter tensor");
+        _parameters = parameters;
+        _decay = decay;
         _lr = learningRate;
         _wd = weightDecay;
-        MW = heads.Weights.Select(w => new float[w.Length]).ToArray();
-        VW = heads.Weights.Select(w => new float[w.Length]).ToArray();
-        MB = heads.Biases.Select(b => new float[b.Length]).ToArray();
-        VB = heads.Biases.Select(b => new float[b.Length]).ToArray();
+        _beta2 = beta2;
+        M = parameters.Select(w => new float[w.Length]).ToArray();
+        V = parameters.Select(w => new float[w.Length]).ToArray();
     }
 
-    public void Update(float[][] gradWeights, float[][] gradBiases)
+    /// <summary>AdamW over draft heads: tensors are the K weights, then the K biases (biases without decay).</summary>
+    public AdamW(DraftHeads heads, float learningRate, float weightDecay)
+        : this([.. heads.Weights, .. heads.Biases], [.. Enumerable.Repeat(true, heads.HeadCount), .. Enumerable.Repeat(false, heads.HeadCount)], learningRate, weightDecay)
+    {
+    }
+
+    /// <summary>One step with gradients shaped like the parameters (same order).</summary>
+    public void Update(float[][] gradients)
     {
         T++;
-        float c1 = 1f / (1f - MathF.Pow(Beta1, T)), c2 = 1f / (1f - MathF.Pow(Beta2, T));
-        for (int k = 0; k < _heads.HeadCount; k++)
-        {
-            Apply(_heads.Weights[k], gradWeights[k], MW[k], VW[k], c1, c2, _wd);
-            Apply(_heads.Biases[k], gradBiases[k], MB[k], VB[k], c1, c2, 0f);
-        }
+        float c1 = 1f / (1f - MathF.Pow(Beta1, T)), c2 = 1f / (1f - MathF.Pow(_beta2, T));
+        for (int k = 0; k < _parameters.Length; k++) Apply(_parameters[k], gradients[k], M[k], V[k], c1, c2, _decay[k] ? _wd : 0f);
     }
+
+    /// <summary>One step for draft heads (weights' gradients, then biases').</summary>
+    public void Update(float[][] gradWeights, float[][] gradBiases) => Update([.. gradWeights, .. gradBiases]);
 
     void Apply(float[] p, float[] g, float[] m, float[] v, float c1, float c2, float wd)
     {
+        float b2 = _beta2;
         for (int i = 0; i < p.Length; i++)
         {
             m[i] = Beta1 * m[i] + (1 - Beta1) * g[i];
-            v[i] = Beta2 * v[i] + (1 - Beta2) * g[i] * g[i];
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
             p[i] -= _lr * (m[i] * c1 / (MathF.Sqrt(v[i] * c2) + Eps) + wd * p[i]);
         }
     }

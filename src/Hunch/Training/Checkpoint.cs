@@ -17,8 +17,8 @@ internal static class Checkpoint
         for (int k = 0; k < heads.HeadCount; k++)
         {
             Add(w, $"w.{k}", heads.Weights[k]); Add(w, $"b.{k}", heads.Biases[k]);
-            Add(w, $"mw.{k}", adam.MW[k]); Add(w, $"vw.{k}", adam.VW[k]);
-            Add(w, $"mb.{k}", adam.MB[k]); Add(w, $"vb.{k}", adam.VB[k]);
+            Add(w, $"mw.{k}", adam.M[k]); Add(w, $"vw.{k}", adam.V[k]);
+            Add(w, $"mb.{k}", adam.M[heads.HeadCount + k]); Add(w, $"vb.{k}", adam.V[heads.HeadCount + k]);
         }
         w.Write(path + ".tmp");
         File.Move(path + ".tmp", path, overwrite: true);
@@ -34,8 +34,41 @@ internal static class Checkpoint
         for (int k = 0; k < heads.HeadCount; k++)
         {
             Read(f, $"w.{k}", heads.Weights[k]); Read(f, $"b.{k}", heads.Biases[k]);
-            Read(f, $"mw.{k}", adam.MW[k]); Read(f, $"vw.{k}", adam.VW[k]);
-            Read(f, $"mb.{k}", adam.MB[k]); Read(f, $"vb.{k}", adam.VB[k]);
+            Read(f, $"mw.{k}", adam.M[k]); Read(f, $"vw.{k}", adam.V[k]);
+            Read(f, $"mb.{k}", adam.M[heads.HeadCount + k]); Read(f, $"vb.{k}", adam.V[heads.HeadCount + k]);
+        }
+        return f.GetInt("hunch.checkpoint.step", 0);
+    }
+
+    /// <summary>Saves a Kangaroo adapter's parameters, AdamW moments and step.</summary>
+    public static void Save(string path, KangarooAdapter adapter, AdamW adam, long step)
+    {
+        var w = new GgufWriter();
+        w.SetMetadata("general.architecture", "hunch-checkpoint");
+        w.SetMetadata("hunch.checkpoint.kind", "adapter");
+        w.SetMetadata("hunch.checkpoint.step", (ulong)step);
+        w.SetMetadata("hunch.checkpoint.adam_t", (ulong)adam.T);
+        w.SetMetadata("hunch.checkpoint.hidden", (uint)adapter.Hidden);
+        w.SetMetadata("hunch.checkpoint.layer", (uint)adapter.Layer);
+        for (int i = 0; i < adapter.Parameters.Length; i++)
+        {
+            Add(w, $"p.{i}", adapter.Parameters[i]); Add(w, $"m.{i}", adam.M[i]); Add(w, $"v.{i}", adam.V[i]);
+        }
+        w.Write(path + ".tmp");
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    /// <summary>Restores what <see cref="Save(string, KangarooAdapter, AdamW, long)"/> wrote; returns the step.</summary>
+    public static long Load(string path, KangarooAdapter adapter, AdamW adam)
+    {
+        using var f = GgufFile.Open(path);
+        if (f.GetString("hunch.checkpoint.kind") != "adapter" || f.GetInt("hunch.checkpoint.hidden", -1) != adapter.Hidden
+            || f.GetInt("hunch.checkpoint.layer", -1) != adapter.Layer)
+            throw new GgufException("the checkpoint belongs to a different adapter configuration; delete it or change the options", -1, path);
+        adam.T = f.GetInt("hunch.checkpoint.adam_t", 0);
+        for (int i = 0; i < adapter.Parameters.Length; i++)
+        {
+            Read(f, $"p.{i}", adapter.Parameters[i]); Read(f, $"m.{i}", adam.M[i]); Read(f, $"v.{i}", adam.V[i]);
         }
         return f.GetInt("hunch.checkpoint.step", 0);
     }
