@@ -84,7 +84,6 @@ static class TrainDrafterCommand
         string ckpt = outPath + ".ckpt";
         if (!r.GetValue(resume) && File.Exists(ckpt)) File.Delete(ckpt);
         var files = r.GetValue(data) ?? [];
-        if (files.Length == 0) throw new UserException("--kind adapter needs --data FILES (text to run the model over)");
         foreach (var f in files) if (!File.Exists(f)) throw new UserException($"training data file not found: {f}");
         using var m = HunchModel.Load(Cli.ResolveModel(r.GetValue(model)), r.GetValue(threads));
         int layer = r.GetValue(layers);

@@ -28,6 +28,8 @@ public sealed record AdapterTrainingOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Teacher probabilities kept per position (top-M of the full model's softmax, renormalised).</summary>
     public int TeacherTopK { get; init; } = 32;
+    /// <summary>Tokens of self-generated text when no data is given.</summary>
+    public int SelfGeneratedTokens { get; init; } = 16_000;
     /// <summary>Checkpoint file (resumable training), or null.</summary>
     public string? CheckpointPath { get; init; }
     /// <summary>Steps between checkpoints.</summary>
@@ -75,16 +77,17 @@ public sealed class AdapterTrainer
     /// <summary>Positions cached.</summary>
     public int Positions => _count;
 
-    /// <summary>Tokenizes the files, runs the target over them in windows and caches layer-L states and teacher targets.</summary>
+    /// <summary>Tokenizes the files (or, when none are given, generates text with the model), runs the target over
+    /// them in windows and caches layer-L states and teacher targets.</summary>
     public void PrepareData(IReadOnlyList<string> files, Action<TrainingProgress>? progress = null)
     {
-        if (files.Count == 0) throw new ArgumentException("the adapter needs training text (--data FILES)");
         var streams = new List<int[]>();
         foreach (var f in files)
         {
             if (!File.Exists(f)) throw new FileNotFoundException($"training data file not found: {f}", f);
             streams.Add(_tokenizer.Encode(File.ReadAllText(f), addSpecial: false));
         }
+        if (files.Count == 0) streams.AddRange(SelfGeneratedText.Generate(_model, _tokenizer, _o.SelfGeneratedTokens, _o.Seed, progress));
         int window = Math.Min(_o.Window, _model.Config.ContextLength);
         long available = 0;
         foreach (var s in streams) available += s.Length;

@@ -96,7 +96,7 @@ public sealed class HeadTrainer
                 streams.Add(_tokenizer.Encode(File.ReadAllText(f), addSpecial: false));
             }
         }
-        else streams.AddRange(GenerateText(progress));
+        else streams.AddRange(SelfGeneratedText.Generate(_model, _tokenizer, _o.SelfGeneratedTokens, _o.Seed, progress));
         int window = Math.Min(_o.Window, _model.Config.ContextLength);
         long available = 0;
         foreach (var s in streams) available += s.Length;
@@ -145,32 +145,6 @@ public sealed class HeadTrainer
             }
         }
         if (_count < 16) throw new ArgumentException($"not enough training text ({_count} positions); give more data");
-    }
-
-    List<int[]> GenerateText(Action<TrainingProgress>? progress)
-    {
-        var generator = new Generator(_model, _tokenizer);
-        var seeds = new[] { "\n", "import ", "def ", "class ", "# ", "    ", "from ", "if " };
-        var result = new List<int[]>();
-        int total = 0, i = 0;
-        var sw = Stopwatch.StartNew();
-        int per = Math.Min(_model.Config.ContextLength - 8, 256);
-        while (total < _o.SelfGeneratedTokens)
-        {
-            var prompt = _tokenizer.Encode(seeds[i % seeds.Length], addSpecial: true);
-            var r = generator.Generate(prompt, new GenerationOptions
-            {
-                MaxTokens = per, Sampling = new SamplingOptions { Temperature = 0.8f, TopP = 0.95f, Seed = _o.Seed + (ulong)i },
-            });
-            var all = new int[prompt.Length + r.Tokens.Length];
-            prompt.CopyTo(all, 0);
-            r.Tokens.CopyTo(all, prompt.Length);
-            result.Add(all);
-            total += all.Length;
-            i++;
-            progress?.Invoke(new TrainingProgress("generating text", total, _o.SelfGeneratedTokens, 0, sw.Elapsed));
-        }
-        return result;
     }
 
     /// <summary>Trains and returns the heads (resuming from the checkpoint when it exists).</summary>

@@ -213,6 +213,21 @@ public class AdapterTrainingTests(TrainedAdapter fixture) : IClassFixture<Traine
     }
 
     [Fact]
+    public void WithoutDataTheModelGeneratesItsOwnTrainingText()
+    {
+        var m = fixture.Model;
+        var options = TrainedAdapter.Options with { SelfGeneratedTokens = 600, MaxPositions = 600, Epochs = 1 };
+        var trainer = new AdapterTrainer(m.Transformer, m.Tokenizer, options);
+        var phases = new List<string>();
+        trainer.PrepareData([], p => phases.Add(p.Phase));
+        Assert.Contains("generating text", phases);
+        Assert.True(trainer.Positions >= 600, $"{trainer.Positions} positions cached");
+        var (adapter, rep) = trainer.Train();
+        Assert.True(rep.Steps > 0);
+        Assert.NotEqual(new float[adapter.Wo.Length], adapter.Wo);   // Wo starts at zero: training moved it
+    }
+
+    [Fact]
     public void TrainingIsDeterministicAndResumable()
     {
         var m = fixture.Model;
