@@ -24,20 +24,6 @@ internal static unsafe class DotAvx2
         static abstract Vector256<sbyte> Load(byte* block);
     }
 
-    internal struct BlockQ8_0 : IBlock32
-    {
-        public static int Bytes => 34;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Load(byte* b) => Vector256.Load((sbyte*)(b + 2));
-    }
-
-    internal struct BlockQ4_0 : IBlock32
-    {
-        public static int Bytes => 18;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Load(byte* b) => Nibbles(b + 2).AsSByte() - Vector256.Create((sbyte)8);
-    }
-
     internal struct BlockQ5_0 : IBlock32
     {
         public static int Bytes => 22;
@@ -113,7 +99,7 @@ internal static unsafe class DotAvx2
     static float H(byte* p) => Fp16.ToFloat(*(ushort*)p);
 
     /// <summary>
-    /// Signed 32-element blocks (Q8_0, Q4_0, Q5_0) against Q8_0 activations. Activation row t starts at
+    /// Signed 32-element blocks (Q5_0; Q8_0 and Q4_0 use <see cref="Tiled.BlockGroups"/>) against Q8_0 activations. Activation row t starts at
     /// act + t·actStride; its block scales, already converted to float, are at actScale + t·nb.
     /// </summary>
     public static void Signed32<TB>(byte* w, int nb, byte* act, long actStride, float* actScale, int tokens, float* result)

@@ -45,34 +45,32 @@ internal static unsafe class DotScalar
         }
     }
 
+    /// <summary>Q8_0 and Q4_0 use the grouped order of <see cref="Tiled.BlockGroups"/>: block i's exact integer sum
+    /// is converted once and fused-multiply-added with (weight scale × activation scale) into lane i mod 8.</summary>
     public static float Q8_0(byte* w, byte* a, int nb)
     {
         Acc acc = default;
-        int* q = stackalloc int[32];
-        int* lanes = stackalloc int[8];
         for (int b = 0; b < nb; b++, w += 34, a += 34)
         {
-            for (int j = 0; j < 32; j++) q[j] = ((sbyte*)(w + 2))[j];
-            Lanes32(q, (sbyte*)(a + 2), lanes);
-            acc.Add(H(w) * H(a), lanes);
+            sbyte* q = (sbyte*)(w + 2);
+            sbyte* y = (sbyte*)(a + 2);
+            int s = 0;
+            for (int j = 0; j < 32; j++) s += q[j] * y[j];
+            acc.L[b & 7] = MathF.FusedMultiplyAdd(H(w) * H(a), s, acc.L[b & 7]);
         }
         return acc.Sum();
     }
 
+    /// <summary>See <see cref="Q8_0"/>.</summary>
     public static float Q4_0(byte* w, byte* a, int nb)
     {
         Acc acc = default;
-        int* q = stackalloc int[32];
-        int* lanes = stackalloc int[8];
         for (int b = 0; b < nb; b++, w += 18, a += 34)
         {
-            for (int j = 0; j < 16; j++)
-            {
-                q[j] = (w[2 + j] & 0x0F) - 8;
-                q[j + 16] = (w[2 + j] >> 4) - 8;
-            }
-            Lanes32(q, (sbyte*)(a + 2), lanes);
-            acc.Add(H(w) * H(a), lanes);
+            sbyte* y = (sbyte*)(a + 2);
+            int s = 0;
+            for (int j = 0; j < 16; j++) s += ((w[2 + j] & 0x0F) - 8) * y[j] + ((w[2 + j] >> 4) - 8) * y[j + 16];
+            acc.L[b & 7] = MathF.FusedMultiplyAdd(H(w) * H(a), s, acc.L[b & 7]);
         }
         return acc.Sum();
     }
