@@ -177,14 +177,16 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         }
         if (_quantized)
         {
-            float* res = stackalloc float[4];
+            // Q4_K unpacks a super-block once for up to 16 tokens; the other kernels take up to 4 rows at a time.
+            int tile = type == GgmlType.Q4_K ? 16 : 4;
+            float* res = stackalloc float[16];
             int nb = cols / 32;
             for (int r = r0; r < r1; r++)
             {
                 byte* row = _w.Row(r);
-                for (int t0 = 0; t0 < _tokens; t0 += 4)
+                for (int t0 = 0; t0 < _tokens; t0 += tile)
                 {
-                    int n = Math.Min(4, _tokens - t0);
+                    int n = Math.Min(tile, _tokens - t0);
                     float* scales = _scaleBuffer is null ? null : _scaleBuffer + (long)t0 * nb;
                     RowKernels.DotRows(type, row, _actBuffer + t0 * _actRowBytes, _actRowBytes, scales, cols, n, res);
                     for (int i = 0; i < n; i++) _y[(long)(t0 + i) * rows + r] = res[i];

@@ -112,7 +112,7 @@ public static unsafe partial class RowKernels
 
     /// <summary>
     /// Dot products of one quantized weight row of <paramref name="columns"/> elements with <paramref name="tokens"/>
-    /// (1..4) prepared activation rows at <paramref name="activation"/> + t·<paramref name="activationStride"/>;
+    /// (1..4; Q4_K and the grouped Q8_0/Q4_0 kernel up to 16) prepared activation rows at <paramref name="activation"/> + t·<paramref name="activationStride"/>;
     /// result[t] equals <see cref="Dot"/>(row, activation row t) bit for bit. <paramref name="activationScales"/>
     /// (at t·blocks + b) is required for the types of <see cref="UsesActivationScales"/> when AVX2 is available,
     /// and ignored otherwise.

@@ -214,17 +214,19 @@ public unsafe class QuantizedDotTests
     {
         var rng = new Random(7 + (int)type);
         int columns = 4 * BlockSize(type);
+        // Q4_K and the grouped Q8_0/Q4_0 kernel take up to 16 rows per call, the others up to 4.
+        int most = type is GgmlType.Q4_K or GgmlType.Q8_0 or GgmlType.Q4_0 ? 16 : 4;
         var row = WeightRow(type, columns, Kind.Random, rng);
         long actBytes = RowKernels.ActivationRowBytes(type, columns);
-        var acts = new byte[4 * actBytes];
-        for (int t = 0; t < 4; t++) Prepare(type, Floats(rng, columns)).CopyTo(acts, t * actBytes);
-        var scales = new float[4 * (columns / 32)];
+        var acts = new byte[most * actBytes];
+        for (int t = 0; t < most; t++) Prepare(type, Floats(rng, columns)).CopyTo(acts, t * actBytes);
+        var scales = new float[most * (columns / 32)];
         fixed (byte* pr = row) fixed (byte* pa = acts) fixed (float* ps = scales)
         {
             if (RowKernels.UsesActivationScales(type))
-                for (int t = 0; t < 4; t++) RowKernels.ActivationScales(type, pa + t * actBytes, columns, ps + t * (columns / 32));
-            float* r = stackalloc float[4];
-            for (int tokens = 1; tokens <= 4; tokens++)
+                for (int t = 0; t < most; t++) RowKernels.ActivationScales(type, pa + t * actBytes, columns, ps + t * (columns / 32));
+            float* r = stackalloc float[16];
+            for (int tokens = 1; tokens <= most; tokens++)
             {
                 RowKernels.DotRows(type, pr, pa, actBytes, ps, columns, tokens, r);
                 for (int t = 0; t < tokens; t++)
