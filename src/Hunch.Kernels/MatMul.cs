@@ -8,9 +8,10 @@ namespace Hunch.Kernels;
 /// Matrix products of a weight matrix with a small batch of activation rows: y[t, r] = dot(W row r, x[t]).
 /// Each activation row is prepared once (rounded or quantized for the weight type), output rows are split
 /// into chunks across the worker pool, and each weight row is read once and dotted with every activation row
-/// while it is hot in cache. Quantized rows are unpacked once per group of four activation rows
-/// (<see cref="RowKernels.DotRows"/>), whose per-row arithmetic is exactly that of <see cref="RowKernels.Dot"/>, so
-/// results do not depend on the batch size or on which thread ran them.
+/// while it is hot in cache. Quantized rows are unpacked once per group of activation rows (16 for Q8_0, Q4_0
+/// and Q4_K, see Tiled.BlockGroups and <see cref="RowKernels.DotRows"/>, 4 for the others), whose per-row
+/// arithmetic is exactly that of <see cref="RowKernels.Dot"/>, so results do not depend on the batch size or on
+/// which thread ran them.
 /// </summary>
 public sealed unsafe class MatMul : IParallelJob, IDisposable
 {

@@ -9,7 +9,8 @@ namespace Hunch.Kernels.Quant;
 /// split them (lane l = the products of bytes 4l..4l+3 of every 32-byte chunk, each weighted by its sub-block
 /// scale), every lane accumulates its scaled block sums with a fused multiply-add in block order, and the lanes
 /// are summed in the fixed tree of <see cref="RowKernels.HorizontalSum"/>. Integer sums are exact, so the only
-/// rounding is in that fixed float order, which the vector kernels reproduce exactly.</para>
+/// rounding is in that fixed float order, which the vector kernels reproduce exactly. Q8_0 and Q4_0 instead put
+/// each block's whole integer sum into lane (block mod 8), the order of <see cref="Tiled.BlockGroups"/>.</para>
 /// </summary>
 internal static unsafe class DotScalar
 {
