@@ -8,9 +8,10 @@ namespace Hunch.Kernels;
 /// Matrix products of a weight matrix with a small batch of activation rows: y[t, r] = dot(W row r, x[t]).
 /// Each activation row is prepared once (rounded or quantized for the weight type), output rows are split
 /// into chunks across the worker pool, and each weight row is read once and dotted with every activation row
-/// while it is hot in cache. Quantized rows are unpacked once per group of four activation rows
-/// (<see cref="RowKernels.DotRows"/>), whose per-row arithmetic is exactly that of <see cref="RowKernels.Dot"/>, so
-/// results do not depend on the batch size or on which thread ran them.
+/// while it is hot in cache. Quantized rows are unpacked once per group of activation rows (16 for Q8_0, Q4_0
+/// and Q4_K, see Tiled.BlockGroups and <see cref="RowKernels.DotRows"/>, 4 for the others), whose per-row
+/// arithmetic is exactly that of <see cref="RowKernels.Dot"/>, so results do not depend on the batch size or on
+/// which thread ran them.
 /// </summary>
 public sealed unsafe class MatMul : IParallelJob, IDisposable
 {
@@ -32,6 +33,10 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
     bool _quantized;
     bool _vnni;
     long _offsetRowBytes;
+    bool _grouped;
+    byte* _groupBuffer;
+    long _groupCapacity;
+    long _groupRowBytes;
 
     /// <summary>Creates a multiplier that dispatches work on <paramref name="pool"/>.</summary>
     public MatMul(WorkerPool pool) => _pool = pool;
@@ -73,6 +78,23 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
                 RowKernels.ActivationScales(w.Type, _actBuffer + t * actRow, w.Columns, _scaleBuffer + (long)t * nb);
         }
 
+        // Q8_0 and Q4_0: activation rows rearranged once for the grouped kernel (Tiled.BlockGroups), for every k.
+        _grouped = Tiled.BlockGroups.IsSupported && Tiled.BlockGroups.Handles(w.Type);
+        if (_grouped)
+        {
+            int nb = w.Columns / 32;
+            _groupRowBytes = (Tiled.BlockGroups.ArrangedBytes(nb) + 4095) / 4096 * 4096 + 1024;
+            long bytes = _groupRowBytes * tokens;
+            if (bytes > _groupCapacity)
+            {
+                if (_groupBuffer is not null) NativeMemory.AlignedFree(_groupBuffer);
+                _groupCapacity = Math.Max(bytes, _groupCapacity * 2);
+                _groupBuffer = (byte*)NativeMemory.AlignedAlloc((nuint)_groupCapacity, 64);
+            }
+            for (int t = 0; t < tokens; t++)
+                Tiled.BlockGroups.Arrange(_actBuffer + t * actRow, nb, _groupBuffer + t * _groupRowBytes);
+        }
+
         // Batches of signed 32-blocks use the VNNI kernel that shares each weight block's work across tokens; a
         // single token keeps the per-row kernel (same results either way, see Tiled.SignedVnni).
         _vnni = tokens > 1 && Tiled.SignedVnni.IsSupported && RowKernels.UsesActivationScales(w.Type);
@@ -112,6 +134,30 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         var type = _w.Type;
         int cols = _w.Columns;
         int rows = _w.Rows;
+        if (_grouped)
+        {
+            int nb = cols / 32;
+            // Measured: up to a few dozen rows, one weight row at a time (streamed contiguously, each group of
+            // blocks unpacked once for up to 16 tokens) is fastest; prefill batches use the blocked kernel, which
+            // keeps a tile's activations in L1 across 8 weight rows. Both compute the same operations per element.
+            if (_tokens >= 32)
+            {
+                Tiled.BlockGroups.Multiply(type, _w.Data, _w.RowBytes, r0, r1, nb, _groupBuffer, _groupRowBytes, _tokens, _y, rows);
+                return;
+            }
+            float* res = stackalloc float[16];
+            for (int r = r0; r < r1; r++)
+            {
+                byte* row = _w.Row(r);
+                for (int t0 = 0; t0 < _tokens; t0 += 16)
+                {
+                    int n = Math.Min(16, _tokens - t0);
+                    Tiled.BlockGroups.Dot(type, row, nb, _groupBuffer + t0 * _groupRowBytes, _groupRowBytes, n, res);
+                    for (int i = 0; i < n; i++) _y[(long)(t0 + i) * rows + r] = res[i];
+                }
+            }
+            return;
+        }
         if (_vnni)
         {
             float* res = stackalloc float[4];
@@ -124,12 +170,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
                     int n = Math.Min(4, _tokens - t0);
                     byte* a = _offsetBuffer + t0 * _offsetRowBytes;
                     float* scales = _scaleBuffer + (long)t0 * nb;
-                    switch (type)
-                    {
-                        case GgmlType.Q8_0: Tiled.SignedVnni.Dot<Quant.DotAvx2.BlockQ8_0>(row, nb, a, _offsetRowBytes, scales, n, res); break;
-                        case GgmlType.Q4_0: Tiled.SignedVnni.Dot<Quant.DotAvx2.BlockQ4_0>(row, nb, a, _offsetRowBytes, scales, n, res); break;
-                        default: Tiled.SignedVnni.Dot<Quant.DotAvx2.BlockQ5_0>(row, nb, a, _offsetRowBytes, scales, n, res); break;
-                    }
+                    Tiled.SignedVnni.Dot<Quant.DotAvx2.BlockQ5_0>(row, nb, a, _offsetRowBytes, scales, n, res);
                     for (int i = 0; i < n; i++) _y[(long)(t0 + i) * rows + r] = res[i];
                 }
             }
@@ -137,14 +178,16 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         }
         if (_quantized)
         {
-            float* res = stackalloc float[4];
+            // Q4_K unpacks a super-block once for up to 16 tokens; the other kernels take up to 4 rows at a time.
+            int tile = type == GgmlType.Q4_K ? 16 : 4;
+            float* res = stackalloc float[16];
             int nb = cols / 32;
             for (int r = r0; r < r1; r++)
             {
                 byte* row = _w.Row(r);
-                for (int t0 = 0; t0 < _tokens; t0 += 4)
+                for (int t0 = 0; t0 < _tokens; t0 += tile)
                 {
-                    int n = Math.Min(4, _tokens - t0);
+                    int n = Math.Min(tile, _tokens - t0);
                     float* scales = _scaleBuffer is null ? null : _scaleBuffer + (long)t0 * nb;
                     RowKernels.DotRows(type, row, _actBuffer + t0 * _actRowBytes, _actRowBytes, scales, cols, n, res);
                     for (int i = 0; i < n; i++) _y[(long)(t0 + i) * rows + r] = res[i];
@@ -179,5 +222,8 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         if (_offsetBuffer is not null) NativeMemory.AlignedFree(_offsetBuffer);
         _offsetBuffer = null;
         _offsetCapacity = 0;
+        if (_groupBuffer is not null) NativeMemory.AlignedFree(_groupBuffer);
+        _groupBuffer = null;
+        _groupCapacity = 0;
     }
 }

@@ -100,7 +100,7 @@ public static unsafe partial class RowKernels
 
     /// <summary>True when the vectorised kernels for this weight type read the activation block scales from a
     /// float array (<see cref="ActivationScales"/>) rather than from the prepared row (Q8_0 activations).</summary>
-    internal static bool UsesActivationScales(GgmlType weightType) => weightType is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0;
+    internal static bool UsesActivationScales(GgmlType weightType) => weightType is GgmlType.Q5_0;
 
     /// <summary>The block scales of a prepared Q8_0 activation row as floats (converted once per row instead of
     /// once per row × weight row).</summary>
@@ -112,7 +112,7 @@ public static unsafe partial class RowKernels
 
     /// <summary>
     /// Dot products of one quantized weight row of <paramref name="columns"/> elements with <paramref name="tokens"/>
-    /// (1..4) prepared activation rows at <paramref name="activation"/> + t·<paramref name="activationStride"/>;
+    /// (1..4; Q4_K and the grouped Q8_0/Q4_0 kernel up to 16) prepared activation rows at <paramref name="activation"/> + t·<paramref name="activationStride"/>;
     /// result[t] equals <see cref="Dot"/>(row, activation row t) bit for bit. <paramref name="activationScales"/>
     /// (at t·blocks + b) is required for the types of <see cref="UsesActivationScales"/> when AVX2 is available,
     /// and ignored otherwise.
@@ -121,12 +121,26 @@ public static unsafe partial class RowKernels
     internal static void DotRows(GgmlType type, byte* row, byte* activation, long activationStride, float* activationScales,
         int columns, int tokens, float* result)
     {
+        if (Tiled.BlockGroups.IsSupported && Tiled.BlockGroups.Handles(type))
+        {
+            // The grouped kernel reads activation rows rearranged once (MatMul does this once per call).
+            int nb = columns / 32;
+            long arranged = Tiled.BlockGroups.ArrangedBytes(nb);
+            byte[]? rented = null;
+            Span<byte> buffer = arranged * tokens <= 16384 ? stackalloc byte[(int)(arranged * tokens)]
+                : (rented = ArrayPool<byte>.Shared.Rent((int)(arranged * tokens)));
+            fixed (byte* g = buffer)
+            {
+                for (int t = 0; t < tokens; t++) Tiled.BlockGroups.Arrange(activation + t * activationStride, nb, g + t * arranged);
+                Tiled.BlockGroups.Dot(type, row, nb, g, arranged, tokens, result);
+            }
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+            return;
+        }
         if (DotAvx2.IsSupported)
         {
             switch (type)
             {
-                case GgmlType.Q8_0: DotAvx2.Signed32<DotAvx2.BlockQ8_0>(row, columns / 32, activation, activationStride, activationScales, tokens, result); return;
-                case GgmlType.Q4_0: DotAvx2.Signed32<DotAvx2.BlockQ4_0>(row, columns / 32, activation, activationStride, activationScales, tokens, result); return;
                 case GgmlType.Q5_0: DotAvx2.Signed32<DotAvx2.BlockQ5_0>(row, columns / 32, activation, activationStride, activationScales, tokens, result); return;
                 case GgmlType.Q4_1: DotAvx2.Unsigned32<DotAvx2.BlockQ4_1>(row, columns / 32, activation, activationStride, tokens, result); return;
                 case GgmlType.Q5_1: DotAvx2.Unsigned32<DotAvx2.BlockQ5_1>(row, columns / 32, activation, activationStride, tokens, result); return;

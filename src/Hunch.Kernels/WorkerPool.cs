@@ -64,8 +64,35 @@ public sealed class WorkerPool : IDisposable
         lock (_runLock) RunLocked(job, chunkCount);
     }
 
+    // Straggler guard: when the caller, having run out of chunks, keeps waiting longer for a worker's chunk than
+    // it spent working (a worker sharing a core with another process and descheduled mid-chunk), the pool runs
+    // the next SoloRuns jobs on the caller alone, then tries its workers again. Results are the same either way.
+    const int SoloRuns = 1024, Strikes = 3;
+    static readonly long s_minWait = System.Diagnostics.Stopwatch.Frequency / 5000; // 200 µs
+    int _solo;
+    int _strikes;
+
     void RunLocked(IParallelJob job, int chunkCount)
     {
+        if (_solo > 0)
+        {
+            _solo--;
+            for (int i = 0; i < chunkCount; i++) job.Execute(i);
+            return;
+        }
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        RunShared(job, chunkCount, out long worked);
+        long waited = System.Diagnostics.Stopwatch.GetTimestamp() - start - worked;
+        if (waited > worked && waited > s_minWait)
+        {
+            if (++_strikes >= Strikes) { _solo = SoloRuns; _strikes = 0; }
+        }
+        else _strikes = 0;
+    }
+
+    void RunShared(IParallelJob job, int chunkCount, out long worked)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         _job = job;
         _chunkCount = chunkCount;
         Volatile.Write(ref _done, 0);
@@ -73,6 +100,7 @@ public sealed class WorkerPool : IDisposable
         Interlocked.Exchange(ref _state, gen << 32);
         foreach (var w in _workers) w.Wake();
         Work(gen);
+        worked = System.Diagnostics.Stopwatch.GetTimestamp() - start;
         var spinner = new SpinWait();
         while (Volatile.Read(ref _done) < chunkCount) spinner.SpinOnce(-1);
         _job = null;

@@ -24,20 +24,6 @@ internal static unsafe class DotAvx2
         static abstract Vector256<sbyte> Load(byte* block);
     }
 
-    internal struct BlockQ8_0 : IBlock32
-    {
-        public static int Bytes => 34;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Load(byte* b) => Vector256.Load((sbyte*)(b + 2));
-    }
-
-    internal struct BlockQ4_0 : IBlock32
-    {
-        public static int Bytes => 18;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Load(byte* b) => Nibbles(b + 2).AsSByte() - Vector256.Create((sbyte)8);
-    }
-
     internal struct BlockQ5_0 : IBlock32
     {
         public static int Bytes => 22;
@@ -113,7 +99,7 @@ internal static unsafe class DotAvx2
     static float H(byte* p) => Fp16.ToFloat(*(ushort*)p);
 
     /// <summary>
-    /// Signed 32-element blocks (Q8_0, Q4_0, Q5_0) against Q8_0 activations. Activation row t starts at
+    /// Signed 32-element blocks (Q5_0; Q8_0 and Q4_0 use <see cref="Tiled.BlockGroups"/>) against Q8_0 activations. Activation row t starts at
     /// act + t·actStride; its block scales, already converted to float, are at actScale + t·nb.
     /// </summary>
     public static void Signed32<TB>(byte* w, int nb, byte* act, long actStride, float* actScale, int tokens, float* result)
@@ -182,51 +168,54 @@ internal static unsafe class DotAvx2
     }
 
     /// <summary>Q4_K weights against Q8_K activations (llama.cpp's scheme: 6-bit sub-block scales applied to
-    /// 16-bit pair sums; minimums through the activation block sums into a separate 4-lane accumulator).</summary>
+    /// 16-bit pair sums; minimums through the activation block sums into a separate 4-lane accumulator). Each
+    /// super-block is unpacked once for all the tokens of the call (up to 16 at a time, accumulators on the stack);
+    /// every token's float operations are the same, in the same order, whatever the number of tokens.</summary>
+    [SkipLocalsInit]
     public static void Q4_K(byte* w, int nb, byte* act, long actStride, int tokens, float* result)
     {
+        const int Tile = 16;
         byte* sc = stackalloc byte[16];
-        for (int t0 = 0; t0 < tokens; t0 += 2)
+        Vector256<float>* acc = stackalloc Vector256<float>[Tile];
+        Vector128<float>* accm = stackalloc Vector128<float>[Tile];
+        var m4 = Vector256.Create((byte)0x0F);
+        for (int t0 = 0; t0 < tokens; t0 += Tile)
         {
-            bool two = t0 + 1 < tokens;
-            byte* a0 = act + t0 * actStride;
-            byte* a1 = a0 + actStride;
-            var acc0 = Vector256<float>.Zero;
-            var acc1 = Vector256<float>.Zero;
-            var accm0 = Vector128<float>.Zero;
-            var accm1 = Vector128<float>.Zero;
+            int nt = Math.Min(Tile, tokens - t0);
+            for (int t = 0; t < nt; t++) { acc[t] = Vector256<float>.Zero; accm[t] = Vector128<float>.Zero; }
             byte* wb = w;
-            for (int b = 0; b < nb; b++, wb += 144, a0 += 292, a1 += 292)
+            long ao = 0;
+            for (int b = 0; b < nb; b++, wb += 144, ao += 292)
             {
                 float dw = H(wb), dminw = H(wb + 2);
                 UnpackScalesK4(wb + 4, sc);
                 var mins = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(*(ulong*)(sc + 8)).AsByte());
-                float ad0 = *(float*)a0;
-                accm0 = Fma.MultiplyAdd(Vector128.Create(-ad0 * dminw), MinSums(mins, a0), accm0);
-                var sumi0 = Vector256<int>.Zero;
-                var sumi1 = Vector256<int>.Zero;
-                float ad1 = 0;
-                if (two)
+                var b0 = Vector256.Load(wb + 16);
+                var b1 = Vector256.Load(wb + 48);
+                var b2 = Vector256.Load(wb + 80);
+                var b3 = Vector256.Load(wb + 112);
+                var lo0 = b0 & m4; var hi0 = Avx2.ShiftRightLogical(b0.AsUInt16(), 4).AsByte() & m4;
+                var lo1 = b1 & m4; var hi1 = Avx2.ShiftRightLogical(b1.AsUInt16(), 4).AsByte() & m4;
+                var lo2 = b2 & m4; var hi2 = Avx2.ShiftRightLogical(b2.AsUInt16(), 4).AsByte() & m4;
+                var lo3 = b3 & m4; var hi3 = Avx2.ShiftRightLogical(b3.AsUInt16(), 4).AsByte() & m4;
+                var sl0 = Vector256.Create((short)sc[0]); var sh0 = Vector256.Create((short)sc[1]);
+                var sl1 = Vector256.Create((short)sc[2]); var sh1 = Vector256.Create((short)sc[3]);
+                var sl2 = Vector256.Create((short)sc[4]); var sh2 = Vector256.Create((short)sc[5]);
+                var sl3 = Vector256.Create((short)sc[6]); var sh3 = Vector256.Create((short)sc[7]);
+                byte* a = act + t0 * actStride + ao;
+                for (int t = 0; t < nt; t++, a += actStride)
                 {
-                    ad1 = *(float*)a1;
-                    accm1 = Fma.MultiplyAdd(Vector128.Create(-ad1 * dminw), MinSums(mins, a1), accm1);
+                    float ad = *(float*)a;
+                    accm[t] = Fma.MultiplyAdd(Vector128.Create(-ad * dminw), MinSums(mins, a), accm[t]);
+                    // Exact integer sums: the grouping of the additions does not change them.
+                    var sumi = (ScaledPairs(lo0, a + 4, sl0) + ScaledPairs(hi0, a + 36, sh0))
+                        + (ScaledPairs(lo1, a + 68, sl1) + ScaledPairs(hi1, a + 100, sh1));
+                    var sumj = (ScaledPairs(lo2, a + 132, sl2) + ScaledPairs(hi2, a + 164, sh2))
+                        + (ScaledPairs(lo3, a + 196, sl3) + ScaledPairs(hi3, a + 228, sh3));
+                    acc[t] = Fma.MultiplyAdd(Vector256.Create(ad * dw), Avx.ConvertToVector256Single(sumi + sumj), acc[t]);
                 }
-                byte* q = wb + 16;
-                for (int j = 0; j < 4; j++, q += 32)
-                {
-                    var bits = Vector256.Load(q);
-                    var lo = bits & Vector256.Create((byte)0x0F);
-                    var hi = Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
-                    var sl = Vector256.Create((short)sc[2 * j]);
-                    var sh = Vector256.Create((short)sc[2 * j + 1]);
-                    sumi0 += ScaledPairs(lo, a0 + 4 + 64 * j, sl) + ScaledPairs(hi, a0 + 36 + 64 * j, sh);
-                    if (two) sumi1 += ScaledPairs(lo, a1 + 4 + 64 * j, sl) + ScaledPairs(hi, a1 + 36 + 64 * j, sh);
-                }
-                acc0 = Fma.MultiplyAdd(Vector256.Create(ad0 * dw), Avx.ConvertToVector256Single(sumi0), acc0);
-                if (two) acc1 = Fma.MultiplyAdd(Vector256.Create(ad1 * dw), Avx.ConvertToVector256Single(sumi1), acc1);
             }
-            result[t0] = RowKernels.HorizontalSum(acc0) + Sum4(accm0);
-            if (two) result[t0 + 1] = RowKernels.HorizontalSum(acc1) + Sum4(accm1);
+            for (int t = 0; t < nt; t++) result[t0 + t] = RowKernels.HorizontalSum(acc[t]) + Sum4(accm[t]);
         }
     }
 

@@ -9,7 +9,8 @@ namespace Hunch.Kernels.Quant;
 /// split them (lane l = the products of bytes 4l..4l+3 of every 32-byte chunk, each weighted by its sub-block
 /// scale), every lane accumulates its scaled block sums with a fused multiply-add in block order, and the lanes
 /// are summed in the fixed tree of <see cref="RowKernels.HorizontalSum"/>. Integer sums are exact, so the only
-/// rounding is in that fixed float order, which the vector kernels reproduce exactly.</para>
+/// rounding is in that fixed float order, which the vector kernels reproduce exactly. Q8_0 and Q4_0 instead put
+/// each block's whole integer sum into lane (block mod 8), the order of <see cref="Tiled.BlockGroups"/>.</para>
 /// </summary>
 internal static unsafe class DotScalar
 {
@@ -45,34 +46,32 @@ internal static unsafe class DotScalar
         }
     }
 
+    /// <summary>Q8_0 and Q4_0 use the grouped order of <see cref="Tiled.BlockGroups"/>: block i's exact integer sum
+    /// is converted once and fused-multiply-added with (weight scale × activation scale) into lane i mod 8.</summary>
     public static float Q8_0(byte* w, byte* a, int nb)
     {
         Acc acc = default;
-        int* q = stackalloc int[32];
-        int* lanes = stackalloc int[8];
         for (int b = 0; b < nb; b++, w += 34, a += 34)
         {
-            for (int j = 0; j < 32; j++) q[j] = ((sbyte*)(w + 2))[j];
-            Lanes32(q, (sbyte*)(a + 2), lanes);
-            acc.Add(H(w) * H(a), lanes);
+            sbyte* q = (sbyte*)(w + 2);
+            sbyte* y = (sbyte*)(a + 2);
+            int s = 0;
+            for (int j = 0; j < 32; j++) s += q[j] * y[j];
+            acc.L[b & 7] = MathF.FusedMultiplyAdd(H(w) * H(a), s, acc.L[b & 7]);
         }
         return acc.Sum();
     }
 
+    /// <summary>See <see cref="Q8_0"/>.</summary>
     public static float Q4_0(byte* w, byte* a, int nb)
     {
         Acc acc = default;
-        int* q = stackalloc int[32];
-        int* lanes = stackalloc int[8];
         for (int b = 0; b < nb; b++, w += 18, a += 34)
         {
-            for (int j = 0; j < 16; j++)
-            {
-                q[j] = (w[2 + j] & 0x0F) - 8;
-                q[j + 16] = (w[2 + j] >> 4) - 8;
-            }
-            Lanes32(q, (sbyte*)(a + 2), lanes);
-            acc.Add(H(w) * H(a), lanes);
+            sbyte* y = (sbyte*)(a + 2);
+            int s = 0;
+            for (int j = 0; j < 16; j++) s += ((w[2 + j] & 0x0F) - 8) * y[j] + ((w[2 + j] >> 4) - 8) * y[j + 16];
+            acc.L[b & 7] = MathF.FusedMultiplyAdd(H(w) * H(a), s, acc.L[b & 7]);
         }
         return acc.Sum();
     }

@@ -6,7 +6,7 @@ using Hunch.Kernels.Quant;
 namespace Hunch.Kernels.Tiled;
 
 /// <summary>
-/// Signed 32-element blocks (Q8_0, Q4_0, Q5_0) against up to four Q8_0 activation rows with AVX-VNNI, bit for bit
+/// Signed 32-element blocks (Q5_0; Q8_0 and Q4_0 use <see cref="BlockGroups"/>) against up to four Q8_0 activation rows with AVX-VNNI, bit for bit
 /// equal to <see cref="DotAvx2.Signed32{TB}"/>. The activation quants are stored offset to unsigned bytes (a + 128)
 /// once per call, so each block's lane sums come from one <c>vpdpbusd</c> per token started from the weight
 /// block's correction −128·Σq (computed once per block and shared by the tokens), instead of the sign trick per

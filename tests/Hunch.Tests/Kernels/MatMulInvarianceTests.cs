@@ -74,6 +74,41 @@ public unsafe class MatMulInvarianceTests
         }
     }
 
+    /// <summary>The grouped Q8_0/Q4_0 kernel (eight blocks per group, a partial last group) against the portable
+    /// kernel, bit for bit, for every batch size 1..64 and on one and two threads.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q8_0, 19 * 32, 1)]
+    [InlineData(GgmlType.Q8_0, 1024, 2)]
+    [InlineData(GgmlType.Q4_0, 19 * 32, 2)]
+    [InlineData(GgmlType.Q4_0, 1024, 1)]
+    [InlineData(GgmlType.Q5_0, 19 * 32, 2)]
+    public void BatchedResultsEqualThePortableKernelForEveryK(GgmlType type, int columns, int threads)
+    {
+        var rng = new Random(7 + (int)type + columns);
+        const int rows = 13, maxTokens = 64;
+        using var w = new Weights(type, rows, columns, rng);
+        var x = Floats(rng, maxTokens * columns);
+        var expected = new float[maxTokens * rows];
+        var act = new byte[RowKernels.ActivationRowBytes(type, columns)];
+        fixed (float* px = x) fixed (byte* pa = act)
+            for (int t = 0; t < maxTokens; t++)
+            {
+                RowKernels.PrepareActivation(type, px + (long)t * columns, columns, pa);
+                for (int r = 0; r < rows; r++) expected[t * rows + r] = RowKernels.DotPortable(type, w.Matrix.Row(r), pa, columns);
+            }
+        var y = new float[maxTokens * rows];
+        using var pool = new WorkerPool(threads);
+        using var mm = new MatMul(pool);
+        fixed (float* px = x) fixed (float* py = y)
+            for (int k = 1; k <= maxTokens; k++)
+            {
+                mm.Multiply(w.Matrix, px, k, py);
+                for (int i = 0; i < k * rows; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(y[i]),
+                        $"{type} {columns} columns k={k} token {i / rows} row {i % rows}: {y[i]:R} vs portable {expected[i]:R}");
+            }
+    }
+
     static int BlockSizeOrOne(GgmlType t) => GgmlTypeInfo.Layout(t).BlockSize;
 
     [Theory]

@@ -10,6 +10,7 @@ public unsafe class QuantizedDotTests
     /// An independent implementation of llama.cpp's integer scheme from the decoded blocks: per block, 8 exact integer
     /// lane sums (lane = (element mod 32) / 4, elements weighted by their integer sub-block scale), each lane
     /// fused-multiply-added with the block scale, lanes summed (0+4, 2+6 | 1+5, 3+7), plus each type's minimum term.
+    /// Q8_0 and Q4_0 instead add each block's whole integer sum, scaled, to lane (block mod 8).
     /// </summary>
     static float LaneReference(GgmlType t, byte[] row, byte[] act, int columns)
     {
@@ -25,7 +26,15 @@ public unsafe class QuantizedDotTests
             for (int e = 0; e < bs; e++) lanes[e % 32 / 4] += w.Scale[e] * w.Q[e] * qa[e];
             switch (t)
             {
-                case GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0:
+                case GgmlType.Q8_0 or GgmlType.Q4_0:
+                    {
+                        // Grouped order: the block's whole integer sum goes to lane (block mod 8).
+                        int sum = 0;
+                        for (int l = 0; l < 8; l++) sum += lanes[l];
+                        acc[b % 8] = MathF.FusedMultiplyAdd(w.D * da, sum, acc[b % 8]);
+                        break;
+                    }
+                case GgmlType.Q5_0:
                     AddLanes(acc, w.D * da, lanes);
                     break;
                 case GgmlType.Q4_1 or GgmlType.Q5_1:
@@ -108,7 +117,7 @@ public unsafe class QuantizedDotTests
     {
         var rng = new Random((int)type * 31 + (int)kind);
         int bs = BlockSize(type);
-        for (int blocks = 1; blocks <= 8; blocks++)
+        foreach (int blocks in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 19 })
         {
             int columns = blocks * bs;
             for (int variant = 0; variant < 6; variant++)
@@ -205,17 +214,19 @@ public unsafe class QuantizedDotTests
     {
         var rng = new Random(7 + (int)type);
         int columns = 4 * BlockSize(type);
+        // Q4_K and the grouped Q8_0/Q4_0 kernel take up to 16 rows per call, the others up to 4.
+        int most = type is GgmlType.Q4_K or GgmlType.Q8_0 or GgmlType.Q4_0 ? 16 : 4;
         var row = WeightRow(type, columns, Kind.Random, rng);
         long actBytes = RowKernels.ActivationRowBytes(type, columns);
-        var acts = new byte[4 * actBytes];
-        for (int t = 0; t < 4; t++) Prepare(type, Floats(rng, columns)).CopyTo(acts, t * actBytes);
-        var scales = new float[4 * (columns / 32)];
+        var acts = new byte[most * actBytes];
+        for (int t = 0; t < most; t++) Prepare(type, Floats(rng, columns)).CopyTo(acts, t * actBytes);
+        var scales = new float[most * (columns / 32)];
         fixed (byte* pr = row) fixed (byte* pa = acts) fixed (float* ps = scales)
         {
             if (RowKernels.UsesActivationScales(type))
-                for (int t = 0; t < 4; t++) RowKernels.ActivationScales(type, pa + t * actBytes, columns, ps + t * (columns / 32));
-            float* r = stackalloc float[4];
-            for (int tokens = 1; tokens <= 4; tokens++)
+                for (int t = 0; t < most; t++) RowKernels.ActivationScales(type, pa + t * actBytes, columns, ps + t * (columns / 32));
+            float* r = stackalloc float[16];
+            for (int tokens = 1; tokens <= most; tokens++)
             {
                 RowKernels.DotRows(type, pr, pa, actBytes, ps, columns, tokens, r);
                 for (int t = 0; t < tokens; t++)
