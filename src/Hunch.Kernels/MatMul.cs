@@ -37,6 +37,10 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
     byte* _groupBuffer;
     long _groupCapacity;
     long _groupRowBytes;
+    bool _half;
+    float* _wideBuffer;
+    long _wideCapacity;
+    long _wideStride;
 
     /// <summary>Creates a multiplier that dispatches work on <paramref name="pool"/>.</summary>
     public MatMul(WorkerPool pool) => _pool = pool;
@@ -93,6 +97,22 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
             }
             for (int t = 0; t < tokens; t++)
                 Tiled.BlockGroups.Arrange(_actBuffer + t * actRow, nb, _groupBuffer + t * _groupRowBytes);
+        }
+
+        // F16 and BF16: the 16-bit activation rows widened to floats once per call (Tiled.HalfTiled).
+        _half = w.Type is GgmlType.F16 or GgmlType.BF16;
+        if (_half)
+        {
+            _wideStride = ((long)w.Columns * 4 + 4095) / 4096 * 1024 + 256;   // in floats: 4 KiB pages plus 1 KiB
+            long floats = _wideStride * tokens;
+            if (floats > _wideCapacity)
+            {
+                if (_wideBuffer is not null) NativeMemory.AlignedFree(_wideBuffer);
+                _wideCapacity = Math.Max(floats, _wideCapacity * 2);
+                _wideBuffer = (float*)NativeMemory.AlignedAlloc((nuint)(_wideCapacity * 4), 64);
+            }
+            for (int t = 0; t < tokens; t++)
+                Tiled.HalfTiled.Widen(w.Type == GgmlType.BF16, (ushort*)(_actBuffer + t * actRow), w.Columns, _wideBuffer + t * _wideStride);
         }
 
         // Batches of signed 32-blocks use the VNNI kernel that shares each weight block's work across tokens; a
@@ -195,6 +215,11 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
             }
             return;
         }
+        if (_half)
+        {
+            Tiled.HalfTiled.Multiply(type == GgmlType.BF16, _w.Data, _w.RowBytes, r0, r1, _wideBuffer, _wideStride, _tokens, cols, _y, rows);
+            return;
+        }
         // Measured: below about eight tokens the plain row-by-row loop is as fast (its weight row streams
         // contiguously and stays in L1 for the few tokens); the tiled kernel pays off on larger batches.
         if (type == GgmlType.F32 && _tokens >= 8)
@@ -225,5 +250,8 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         if (_groupBuffer is not null) NativeMemory.AlignedFree(_groupBuffer);
         _groupBuffer = null;
         _groupCapacity = 0;
+        if (_wideBuffer is not null) NativeMemory.AlignedFree(_wideBuffer);
+        _wideBuffer = null;
+        _wideCapacity = 0;
     }
 }

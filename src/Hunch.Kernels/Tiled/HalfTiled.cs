@@ -1,0 +1,114 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Hunch.Kernels.Tiled;
+
+/// <summary>
+/// F16 and BF16 weight rows times a small batch of activation rows. The single-row kernels
+/// (<see cref="RowKernels.Dot"/>) convert both the weight halves and the activation halves for every weight row;
+/// here the activations are widened to floats once per call (exactly: they were already rounded to 16 bits), and
+/// each 16-element piece of a weight row is converted once and used for up to <see cref="Tile"/> tokens. Per token
+/// the operations are those of the row kernel — two 8-lane FMA accumulators over pieces of 16, the same lane sum,
+/// the same scalar tail — on the same float values, so every result is bitwise the row kernel's.
+/// </summary>
+static unsafe class HalfTiled
+{
+    /// <summary>Tokens sharing one converted weight piece (8 accumulators and 2 weight vectors stay in registers).</summary>
+    public const int Tile = 4;
+
+    /// <summary>Widens one prepared (16-bit) activation row to floats.</summary>
+    public static void Widen(bool bf16, ushort* halves, int columns, float* destination)
+    {
+        if (bf16) for (int i = 0; i < columns; i++) destination[i] = Numerics.BFloat16ToFloat(halves[i]);
+        else for (int i = 0; i < columns; i++) destination[i] = Numerics.HalfToFloat(halves[i]);
+    }
+
+    /// <summary>y[t * rowStride + r] for rows r0..r1 of the weights and <paramref name="tokens"/> widened activation rows.</summary>
+    public static void Multiply(bool bf16, byte* weights, long rowBytes, int r0, int r1, float* x, long xStride, int tokens, int columns, float* y, int rowStride)
+    {
+        for (int r = r0; r < r1; r++)
+        {
+            var w = (ushort*)(weights + r * rowBytes);
+            for (int t0 = 0; t0 < tokens; t0 += Tile)
+            {
+                int n = Math.Min(Tile, tokens - t0);
+                float* xt = x + t0 * xStride;
+                float* yt = y + (long)t0 * rowStride + r;
+                if (bf16) Rows<BFloat16Piece>(w, xt, xStride, n, columns, yt, rowStride);
+                else Rows<HalfPiece>(w, xt, xStride, n, columns, yt, rowStride);
+            }
+        }
+    }
+
+    interface IPiece
+    {
+        static abstract (Vector256<float> Low, Vector256<float> High) Load(ushort* p);
+        static abstract float ToFloat(ushort h);
+    }
+
+    readonly struct HalfPiece : IPiece
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector256<float> Low, Vector256<float> High) Load(ushort* p)
+        {
+            var (l, h) = Vector256.Widen(Vector256.Load(p));
+            return (Quant.Fp16.ToFloat(l), Quant.Fp16.ToFloat(h));
+        }
+        public static float ToFloat(ushort h) => Numerics.HalfToFloat(h);
+    }
+
+    readonly struct BFloat16Piece : IPiece
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector256<float> Low, Vector256<float> High) Load(ushort* p)
+        {
+            var (l, h) = Vector256.Widen(Vector256.Load(p));
+            return ((l << 16).AsSingle(), (h << 16).AsSingle());
+        }
+        public static float ToFloat(ushort h) => Numerics.BFloat16ToFloat(h);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Rows<TPiece>(ushort* w, float* x, long xStride, int n, int columns, float* y, int rowStride) where TPiece : IPiece
+    {
+        var a00 = Vector256<float>.Zero; var a01 = Vector256<float>.Zero;
+        var a10 = Vector256<float>.Zero; var a11 = Vector256<float>.Zero;
+        var a20 = Vector256<float>.Zero; var a21 = Vector256<float>.Zero;
+        var a30 = Vector256<float>.Zero; var a31 = Vector256<float>.Zero;
+        float* x0 = x, x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
+        int i = 0;
+        // Unused token slots (n < Tile) are never read: each branch touches only the rows that exist.
+        for (; i + 16 <= columns; i += 16)
+        {
+            var (wl, wh) = TPiece.Load(w + i);
+            a00 = Vector256.FusedMultiplyAdd(wl, Vector256.Load(x0 + i), a00);
+            a01 = Vector256.FusedMultiplyAdd(wh, Vector256.Load(x0 + i + 8), a01);
+            if (n > 1)
+            {
+                a10 = Vector256.FusedMultiplyAdd(wl, Vector256.Load(x1 + i), a10);
+                a11 = Vector256.FusedMultiplyAdd(wh, Vector256.Load(x1 + i + 8), a11);
+                if (n > 2)
+                {
+                    a20 = Vector256.FusedMultiplyAdd(wl, Vector256.Load(x2 + i), a20);
+                    a21 = Vector256.FusedMultiplyAdd(wh, Vector256.Load(x2 + i + 8), a21);
+                    if (n > 3)
+                    {
+                        a30 = Vector256.FusedMultiplyAdd(wl, Vector256.Load(x3 + i), a30);
+                        a31 = Vector256.FusedMultiplyAdd(wh, Vector256.Load(x3 + i + 8), a31);
+                    }
+                }
+            }
+        }
+        y[0] = Tail<TPiece>(w, x0, i, columns, RowKernels.HorizontalSum(a00 + a01));
+        if (n > 1) y[rowStride] = Tail<TPiece>(w, x1, i, columns, RowKernels.HorizontalSum(a10 + a11));
+        if (n > 2) y[2L * rowStride] = Tail<TPiece>(w, x2, i, columns, RowKernels.HorizontalSum(a20 + a21));
+        if (n > 3) y[3L * rowStride] = Tail<TPiece>(w, x3, i, columns, RowKernels.HorizontalSum(a30 + a31));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Tail<TPiece>(ushort* w, float* x, int i, int columns, float sum) where TPiece : IPiece
+    {
+        for (; i < columns; i++) sum = MathF.FusedMultiplyAdd(TPiece.ToFloat(w[i]), x[i], sum);
+        return sum;
+    }
+}
