@@ -30,6 +30,9 @@ internal sealed class AutoDrafter : IDrafter
     const int SourceNodes = 32;        // most nodes asked of each source
     const int MinAsked = 12;           // fewest nodes asked of each source when the cost model sizes the tree
     const int Alone = 0, Agreed = 1, Contested = 2, States = 3;
+    const int CalibrationBins = 10;
+    const double CalibrationWeight = 4;  // pseudo-observations behind "the values are right" in each bin
+    const double CalibrationDecay = 0.995;
 
     readonly IDrafter[] _sources;
     readonly Source[] _state;
@@ -45,6 +48,10 @@ internal sealed class AutoDrafter : IDrafter
     readonly ForwardBatch _subBatch = new();
     Cache? _cache, _ownCache;
     double[] _newValues = new double[64];
+    double[] _calibrated = new double[64];
+    double[] _treeValue = new double[64];
+    bool[] _onPath = new bool[64];
+    readonly double[] _calHits = new double[CalibrationBins], _calPredicted = new double[CalibrationBins];
     int[] _kBefore = new int[64];
     int[] _mergedPath = new int[64];
     int _primary = -1;
@@ -77,21 +84,25 @@ internal sealed class AutoDrafter : IDrafter
         _maxNodes = maxNodes;
         _sources = [.. sources];
         _state = new Source[_sources.Length];
-        for (int s = 0; s < _sources.Length; s++) _state[s] = new Source(_sources[s], Prior(_sources[s].Name));
+        for (int s = 0; s < _sources.Length; s++) _state[s] = new Source(_sources[s], Prior(_sources[s]));
         if (curve is not null) _cost = new StepCostModel(curve);
     }
 
     // Before any observation a source is assumed to be right a fair share of the time at rank 0 (so auto explores
     // it), less so at lower ranks; Jacobi's first guesses are random tokens. Per agreement state: alone as listed,
     // agreed with another source more often, contradicted by one less often (the estimates learn the real shares).
-    static double[] Prior(string name)
+    // A scored source's nodes are keyed by their own share estimate's bin instead of the sibling rank (bin 0:
+    // share above 7/8, ..., bin 7: below 1/8), with a prior a little below the bin's middle.
+    static double[] Prior(IDrafter drafter)
     {
-        double[] rank = name switch
+        double[] rank = drafter is IScoredDrafter ? new double[Ranks] : drafter.Name switch
         {
             "jacobi" => [0.1, 0.08, 0.06, 0.05, 0.04, 0.03, 0.02, 0.02],
             "recycling" => [0.35, 0.1, 0.05, 0.03, 0.02, 0.02, 0.01, 0.01],
             _ => [0.4, 0.15, 0.08, 0.05, 0.03, 0.02, 0.02, 0.01],
         };
+        if (drafter is IScoredDrafter)
+            for (int b = 0; b < Ranks; b++) rank[b] = 0.8 * (1 - (b + 0.5) / Ranks);
         var prior = new double[Ranks * States];
         for (int r = 0; r < Ranks; r++)
         {
@@ -124,6 +135,8 @@ internal sealed class AutoDrafter : IDrafter
         _labels.Configure(sampling);
         _steps = _offSteps = 0;
         _asked = SourceNodes;
+        Array.Clear(_calHits);
+        Array.Clear(_calPredicted);
         foreach (var s in _state)
         {
             s.Drafter.Begin(prompt, sampling);
@@ -158,7 +171,13 @@ internal sealed class AutoDrafter : IDrafter
         if (cap > 0)
         {
             int n = MergeBestFirst(root, cap);
-            int wanted = _cost is null ? n : _cost.BestCount(_newValues.AsSpan(0, n));
+            int wanted = n;
+            if (_cost is not null)
+            {
+                if (_calibrated.Length < n) _calibrated = new double[n * 2];
+                for (int i = 0; i < n; i++) _calibrated[i] = Calibrated(_newValues[i]);
+                wanted = _cost.BestCount(_calibrated.AsSpan(0, n));
+            }
             ChooseKept(wanted, n);
             Build(tree);
             // Drafting and valuing candidates far beyond what the cost model keeps is wasted time: ask the sources
@@ -169,6 +188,45 @@ internal sealed class AutoDrafter : IDrafter
         _steps++;
         if (tree.Count == 1) _offSteps++;
         _cost?.ProposeEnded(tree.Count);
+    }
+
+    // A merged node's value is a product of per-source conditional estimates, the larger where sources agree: on
+    // its own it tends to be optimistic (the larger of two noisy estimates, shares learned from parents that were
+    // scored but not necessarily accepted). What the cost model compares with a row's cost is the calibrated
+    // value: the raw value times the ratio of accepted to predicted nodes among recent merged nodes of similar
+    // raw value (decaying like the estimates; a bin without data keeps the raw value).
+    double Calibrated(double value)
+    {
+        int b = CalibrationBin(value);
+        double mid = (b + 0.5) / CalibrationBins;
+        double ratio = (_calHits[b] + CalibrationWeight * mid) / (_calPredicted[b] + CalibrationWeight * mid);
+        return Math.Min(value * ratio, 1);
+    }
+
+    static int CalibrationBin(double value) => Math.Clamp((int)(value * CalibrationBins), 0, CalibrationBins - 1);
+
+    // Records, for every drafted node of the step's tree, its raw value and whether it was accepted.
+    void Calibrate(int n, ReadOnlySpan<int> acceptedPath)
+    {
+        for (int b = 0; b < CalibrationBins; b++) { _calHits[b] *= CalibrationDecay; _calPredicted[b] *= CalibrationDecay; }
+        if (n <= 1) return;
+        if (_treeValue.Length < n) { _treeValue = new double[n * 2]; _onPath = new bool[n * 2]; }
+        for (int t = 0; t < n; t++) { _treeValue[t] = 0; _onPath[t] = false; }
+        foreach (var s in _state)
+            for (int i = 1; i <= s.Kept_; i++)
+            {
+                int t = s.Map[i];
+                if ((uint)t < (uint)n && s.Value[i] > _treeValue[t]) _treeValue[t] = s.Value[i];
+            }
+        foreach (int t in acceptedPath) if ((uint)t < (uint)n) _onPath[t] = true;
+        for (int t = 1; t < n; t++)
+        {
+            double v = _treeValue[t];
+            if (v <= 0) continue;
+            int b = CalibrationBin(v);
+            _calPredicted[b] += v;
+            if (_onPath[t]) _calHits[b] += 1;
+        }
     }
 
     // The union of all sources' proposals (shared prefixes once), with a bit per source that proposed each node.
@@ -212,11 +270,12 @@ internal sealed class AutoDrafter : IDrafter
     }
 
     // A proposal node's value: its parent's value times the source's estimated share at (depth, agreement, sibling
-    // rank); then a running minimum along the source's order so the list is non-increasing (sources list best first).
+    // rank or, for a scored source, the bin of its own share estimate); then a running minimum along the source's order so the list is non-increasing (sources list best first).
     void ValueProposal(int self)
     {
         var s = _state[self];
         int n = s.Proposal.Count;
+        var scored = s.Drafter as IScoredDrafter;
         var parents = s.Proposal.Parents;
         var depths = s.Proposal.Depths;
         s.Value[0] = 1;
@@ -225,7 +284,8 @@ internal sealed class AutoDrafter : IDrafter
         for (int i = 1; i < n; i++)
         {
             int rank = 0;
-            for (int c = s.Proposal.FirstChild(parents[i]); c >= 0 && c != i; c = s.Proposal.NextSibling(c)) rank++;
+            if (scored is not null) rank = (int)((1 - scored.Share(i)) * Ranks);
+            else for (int c = s.Proposal.FirstChild(parents[i]); c >= 0 && c != i; c = s.Proposal.NextSibling(c)) rank++;
             s.Rank[i] = Agreement(self, s.Union[i]) * Ranks + Math.Min(rank, Ranks - 1);
             double v = s.Value[parents[i]] * s.Estimator.Estimate(depths[i], s.Rank[i]);
             run = Math.Min(run, v);
@@ -315,6 +375,7 @@ internal sealed class AutoDrafter : IDrafter
     {
         long start = _cost?.ObserveStarted() ?? 0;
         int n = tree.Count;
+        Calibrate(n, acceptedPath);
         _labels.StartStep(n);
         for (int k = 0; k < _state.Length; k++)
         {
