@@ -117,7 +117,17 @@ public static unsafe class Ops
     {
         int best = 0;
         float bv = float.NegativeInfinity;
-        for (int i = 0; i < x.Length; i++)
+        int i = 0;
+        ref float x0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        // Eight at a time, looking closer only where some value beats the best so far (same result as the scalar
+        // scan: strictly greater wins, so the first of equal maxima stays).
+        for (; i + 8 <= x.Length; i += 8)
+        {
+            if (!Vector256.GreaterThanAny(Vector256.LoadUnsafe(ref x0, (nuint)i), Vector256.Create(bv))) continue;
+            for (int j = i; j < i + 8; j++)
+                if (x[j] > bv) { bv = x[j]; best = j; }
+        }
+        for (; i < x.Length; i++)
             if (x[i] > bv) { bv = x[i]; best = i; }
         return best;
     }
@@ -126,15 +136,29 @@ public static unsafe class Ops
     public static int TopK(ReadOnlySpan<float> x, Span<int> indices, int k)
     {
         k = Math.Min(k, Math.Min(indices.Length, x.Length));
+        if (k <= 0) return 0;
         int count = 0;
-        for (int i = 0; i < x.Length; i++)
+        int i = 0;
+        for (; i < x.Length && count < k; i++) Insert(x, indices, k, ref count, i);
+        // Once k values are held, skip eight at a time where none beats the k-th (the scalar scan would skip
+        // each of them too, so the result is the same).
+        ref float x0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        for (; i + 8 <= x.Length; i += 8)
         {
-            float v = x[i];
-            if (count == k && !(v > x[indices[k - 1]])) continue;
-            int pos = count < k ? count++ : k - 1;
-            while (pos > 0 && v > x[indices[pos - 1]]) { indices[pos] = indices[pos - 1]; pos--; }
-            indices[pos] = i;
+            if (!Vector256.GreaterThanAny(Vector256.LoadUnsafe(ref x0, (nuint)i), Vector256.Create(x[indices[k - 1]]))) continue;
+            for (int j = i; j < i + 8; j++) Insert(x, indices, k, ref count, j);
         }
+        for (; i < x.Length; i++) Insert(x, indices, k, ref count, i);
         return count;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Insert(ReadOnlySpan<float> x, Span<int> indices, int k, ref int count, int i)
+    {
+        float v = x[i];
+        if (count == k && !(v > x[indices[k - 1]])) return;
+        int pos = count < k ? count++ : k - 1;
+        while (pos > 0 && v > x[indices[pos - 1]]) { indices[pos] = indices[pos - 1]; pos--; }
+        indices[pos] = i;
     }
 }

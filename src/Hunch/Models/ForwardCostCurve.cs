@@ -106,7 +106,9 @@ public sealed class ForwardCostCurve
         double first = TimeTree(model, batch, cache, context, 1, vocab); // warm-up, also sizes the repetitions
         // The minimum over repetitions, interleaved across sizes: other processes only ever add time, and
         // interleaving spreads a burst of contention over all sizes instead of inflating one.
-        int reps = first < 10 ? 5 : first < 100 ? 2 : 1;
+        // Enough rounds to catch quiet moments on a shared machine (a single contended one-row sample makes every
+        // extra row look cheap and inflates every tree): about 400 ms of sampling, 3 to 20 rounds.
+        int reps = Math.Clamp((int)(400 / Math.Max(first * 16, 1e-3)), 3, 20);
         for (int r = 0; r < reps; r++)
             for (int s = 0; s < sizes.Length; s++)
                 ms[s] = Math.Min(ms[s], Math.Max(TimeTree(model, batch, cache, context, sizes[s], vocab), 1e-6));

@@ -4,7 +4,8 @@ namespace Hunch.Speculative;
 /// Online estimates of a draft node's share: the probability that it is accepted given that its parent was,
 /// per (depth, rank) — rank being the recycled-successor column for Token Recycling or the match index for
 /// prompt lookup. Every node of every verified tree is a sample (the target scores a node's parent whether or
-/// not the parent itself was accepted), so the estimates learn quickly. Counts decay a little each step so the
+/// not the parent itself was accepted), so the estimates learn quickly. Estimates are computed when asked (constant
+/// time), so recording and ending a step cost nothing per cell. Counts decay a little each step so the
 /// estimates follow the text being generated. Sparse cells borrow strength from their rank's marginal, which
 /// borrows from a prior: a cell with no data yet is the rank's average, a rank with no data is the prior.
 /// </summary>
@@ -15,8 +16,13 @@ internal sealed class AcceptanceEstimator
     readonly double[] _prior;
     readonly double[] _hits;
     readonly double[] _trials;
-    readonly double[] _estimate;
+    readonly double[] _rankHits;
+    readonly double[] _rankTrials;
     readonly double _decay;
+    // Decay without touching every cell each step: a record made now weighs _weight, which grows by 1/decay per
+    // step, so a count's value relative to _weight is the decayed count. Rescaled before it can overflow.
+    double _weight = 1;
+    const double Rescale = 1e100;
     const double PriorWeight = 4;     // pseudo-observations behind a rank's prior
     const double RankWeight = 6;      // pseudo-observations a (depth, rank) cell borrows from its rank
 
@@ -28,7 +34,8 @@ internal sealed class AcceptanceEstimator
         for (int r = 0; r < ranks; r++) _prior[r] = rankPrior[Math.Min(r, rankPrior.Length - 1)];
         _hits = new double[depths * ranks];
         _trials = new double[depths * ranks];
-        _estimate = new double[depths * ranks];
+        _rankHits = new double[ranks];
+        _rankTrials = new double[ranks];
         _decay = decay;
         Reset();
     }
@@ -41,43 +48,45 @@ internal sealed class AcceptanceEstimator
     {
         Array.Clear(_hits);
         Array.Clear(_trials);
-        Refresh();
+        Array.Clear(_rankHits);
+        Array.Clear(_rankTrials);
+        _weight = 1;
     }
 
     /// <summary>Records one node at <paramref name="depth"/> (1 = child of the root) and <paramref name="rank"/>:
     /// <paramref name="accepted"/> is 1/0 for a greedy label, or the target probability of the node's token.</summary>
     public void Record(int depth, int rank, double accepted)
     {
-        int i = Index(depth, rank);
-        _hits[i] += accepted;
-        _trials[i] += 1;
+        int r = Math.Clamp(rank, 0, _ranks - 1);
+        int i = Index(depth, r);
+        double h = accepted * _weight;
+        _hits[i] += h;
+        _trials[i] += _weight;
+        _rankHits[r] += h;
+        _rankTrials[r] += _weight;
     }
 
-    /// <summary>Ends a step: decays the counts and recomputes the estimates.</summary>
+    /// <summary>Ends a step: every count so far decays by one step (constant time).</summary>
     public void EndStep()
     {
-        for (int i = 0; i < _hits.Length; i++) { _hits[i] *= _decay; _trials[i] *= _decay; }
-        Refresh();
+        _weight /= _decay;
+        if (_weight < Rescale) return;
+        double f = 1 / _weight;
+        for (int i = 0; i < _hits.Length; i++) { _hits[i] *= f; _trials[i] *= f; }
+        for (int r = 0; r < _ranks; r++) { _rankHits[r] *= f; _rankTrials[r] *= f; }
+        _weight = 1;
     }
 
     /// <summary>Estimated share of a node at <paramref name="depth"/> (1-based) and <paramref name="rank"/>.</summary>
-    public double Estimate(int depth, int rank) => _estimate[Index(depth, rank)];
+    public double Estimate(int depth, int rank)
+    {
+        int r = Math.Clamp(rank, 0, _ranks - 1);
+        int i = Index(depth, r);
+        double w = 1 / _weight;
+        double rankMean = (_rankHits[r] * w + PriorWeight * _prior[r]) / (_rankTrials[r] * w + PriorWeight);
+        double e = (_hits[i] * w + RankWeight * rankMean) / (_trials[i] * w + RankWeight);
+        return Math.Clamp(e, 1e-4, 0.999);
+    }
 
     int Index(int depth, int rank) => (Math.Clamp(depth, 1, _depths) - 1) * _ranks + Math.Clamp(rank, 0, _ranks - 1);
-
-    void Refresh()
-    {
-        for (int r = 0; r < _ranks; r++)
-        {
-            double h = 0, t = 0;
-            for (int d = 0; d < _depths; d++) { h += _hits[d * _ranks + r]; t += _trials[d * _ranks + r]; }
-            double rankMean = (h + PriorWeight * _prior[r]) / (t + PriorWeight);
-            for (int d = 0; d < _depths; d++)
-            {
-                int i = d * _ranks + r;
-                double e = (_hits[i] + RankWeight * rankMean) / (_trials[i] + RankWeight);
-                _estimate[i] = Math.Clamp(e, 1e-4, 0.999);
-            }
-        }
-    }
 }

@@ -8,13 +8,18 @@ namespace Hunch.Speculative.Auto;
 /// <summary>
 /// The <c>auto</c> drafter: asks several point-mass drafters (token recycling, prompt lookup, retrieval lookahead,
 /// Jacobi) for their trees each step and merges them under one node budget. Each source lists its nodes best
-/// first; auto values every node by its own online acceptance estimate for that source (per depth and sibling
-/// rank, learned from every scored node of every step, so sources that stop paying lose weight within a request)
-/// times its parent's value, and merges the sources' lists best first into one tree, deduplicating shared
+/// first; auto values every node by its own online acceptance estimate for that source (per depth, sibling
+/// rank and agreement with the other sources, learned from every scored node of every step, so sources that stop
+/// paying lose weight within a request) times its parent's value, and merges the sources' lists best first into one tree, deduplicating shared
 /// prefixes (a merged node is a point mass; siblings stay distinct). The merged prefix kept is the one that
 /// maximises expected committed tokens per millisecond under the measured forward cost curve and this drafter's
 /// measured overhead — which may be no draft at all: speculation switches itself off when nothing pays (the
 /// estimates keep learning from the root's row, so it switches back on when the text becomes predictable).
+/// Agreement matters because the sources' guesses are correlated: a token two sources propose at the same place
+/// is right more often than either source's average, and a guess another source contradicts (it proposes a
+/// different token under the same parent) less often — valuing contested siblings by their sources' unconditional
+/// averages would over-count them and draft rows that do not pay. Each proposal node is therefore keyed as
+/// agreed, contested or alone (no other source proposes anything there), and each key learns its own estimate.
 /// Every source keeps learning: after the step each one observes the prefix of its own tree that was merged, with
 /// the target's logits of those rows (copied into a private batch when its indices differ from the merged tree's).
 /// </summary>
@@ -23,6 +28,11 @@ internal sealed class AutoDrafter : IDrafter
     const int DepthBins = 12;
     const int Ranks = 8;
     const int SourceNodes = 32;        // most nodes asked of each source
+    const int MinAsked = 12;           // fewest nodes asked of each source when the cost model sizes the tree
+    const int Alone = 0, Agreed = 1, Contested = 2, States = 3;
+    const int CalibrationBins = 10;
+    const double CalibrationWeight = 4;  // pseudo-observations behind "the values are right" in each bin
+    const double CalibrationDecay = 0.995;
 
     readonly IDrafter[] _sources;
     readonly Source[] _state;
@@ -32,9 +42,16 @@ internal sealed class AutoDrafter : IDrafter
     readonly StepCostModel? _cost;
     readonly AcceptanceLabels _labels = new();
     readonly DraftTree _scratch = new();
+    readonly DraftTree _union = new();
+    int[] _unionMask = new int[64];
+    int _asked = SourceNodes;
     readonly ForwardBatch _subBatch = new();
     Cache? _cache, _ownCache;
     double[] _newValues = new double[64];
+    double[] _calibrated = new double[64];
+    double[] _treeValue = new double[64];
+    bool[] _onPath = new bool[64];
+    readonly double[] _calHits = new double[CalibrationBins], _calPredicted = new double[CalibrationBins];
     int[] _kBefore = new int[64];
     int[] _mergedPath = new int[64];
     int _primary = -1;
@@ -46,8 +63,9 @@ internal sealed class AutoDrafter : IDrafter
         public readonly IDrafter Drafter = drafter;
         public readonly DraftTree Proposal = new();
         public readonly DraftTree Kept = new();
-        public readonly AcceptanceEstimator Estimator = new(DepthBins, Ranks, prior);
-        public int[] Rank = new int[64];
+        public readonly AcceptanceEstimator Estimator = new(DepthBins, Ranks * States, prior);
+        public int[] Rank = new int[64];     // estimator key: agreement state * Ranks + sibling rank
+        public int[] Union = new int[64];    // proposal node -> node of the union of all sources' proposals
         public double[] Value = new double[64];
         public int[] Map = new int[64];      // proposal node -> merged node (or scratch node while merging)
         public int[] Path = new int[64];
@@ -60,23 +78,40 @@ internal sealed class AutoDrafter : IDrafter
     {
         if (sources.Count == 0) throw new ArgumentException("auto needs at least one source drafter");
         if (maxNodes < 1 || maxNodes > 256) throw new ArgumentException($"auto nodes {maxNodes} must be in 1..256");
+        if (sources.Count > 30) throw new ArgumentException("auto takes at most 30 sources");
         _config = config;
         _vocab = config.VocabSize;
         _maxNodes = maxNodes;
         _sources = [.. sources];
         _state = new Source[_sources.Length];
-        for (int s = 0; s < _sources.Length; s++) _state[s] = new Source(_sources[s], Prior(_sources[s].Name));
+        for (int s = 0; s < _sources.Length; s++) _state[s] = new Source(_sources[s], Prior(_sources[s]));
         if (curve is not null) _cost = new StepCostModel(curve);
     }
 
     // Before any observation a source is assumed to be right a fair share of the time at rank 0 (so auto explores
-    // it), less so at lower ranks; Jacobi's first guesses are random tokens.
-    static double[] Prior(string name) => name switch
+    // it), less so at lower ranks; Jacobi's first guesses are random tokens. Per agreement state: alone as listed,
+    // agreed with another source more often, contradicted by one less often (the estimates learn the real shares).
+    // A scored source's nodes are keyed by their own share estimate's bin instead of the sibling rank (bin 0:
+    // share above 7/8, ..., bin 7: below 1/8), with a prior a little below the bin's middle.
+    static double[] Prior(IDrafter drafter)
     {
-        "jacobi" => [0.1, 0.08, 0.06, 0.05, 0.04, 0.03, 0.02, 0.02],
-        "recycling" => [0.35, 0.1, 0.05, 0.03, 0.02, 0.02, 0.01, 0.01],
-        _ => [0.4, 0.15, 0.08, 0.05, 0.03, 0.02, 0.02, 0.01],
-    };
+        double[] rank = drafter is IScoredDrafter ? new double[Ranks] : drafter.Name switch
+        {
+            "jacobi" => [0.1, 0.08, 0.06, 0.05, 0.04, 0.03, 0.02, 0.02],
+            "recycling" => [0.35, 0.1, 0.05, 0.03, 0.02, 0.02, 0.01, 0.01],
+            _ => [0.4, 0.15, 0.08, 0.05, 0.03, 0.02, 0.02, 0.01],
+        };
+        if (drafter is IScoredDrafter)
+            for (int b = 0; b < Ranks; b++) rank[b] = 0.8 * (1 - (b + 0.5) / Ranks);
+        var prior = new double[Ranks * States];
+        for (int r = 0; r < Ranks; r++)
+        {
+            prior[Alone * Ranks + r] = rank[r];
+            prior[Agreed * Ranks + r] = Math.Min(0.9, rank[r] * 1.5);
+            prior[Contested * Ranks + r] = rank[r] * 0.6;
+        }
+        return prior;
+    }
 
     public string Name => "auto";
 
@@ -99,6 +134,9 @@ internal sealed class AutoDrafter : IDrafter
     {
         _labels.Configure(sampling);
         _steps = _offSteps = 0;
+        _asked = SourceNodes;
+        Array.Clear(_calHits);
+        Array.Clear(_calPredicted);
         foreach (var s in _state)
         {
             s.Drafter.Begin(prompt, sampling);
@@ -120,21 +158,31 @@ internal sealed class AutoDrafter : IDrafter
         _rootPosition = context.Tokens.Length - 1;
         int root = tree.Tokens[0];
         int cap = Math.Min(_maxNodes, context.MaxNodes) - 1;
-        var sub = context with { MaxNodes = Math.Min(context.MaxNodes, SourceNodes + 1) };
+        var sub = context with { MaxNodes = Math.Min(context.MaxNodes, _asked + 1) };
         foreach (var s in _state)
         {
             s.Proposal.Reset(root);
             s.Taken = s.Kept_ = 0;
             if (cap > 0 && context.MaxDepth > 0) s.Drafter.Propose(sub, s.Proposal);
-            ValueProposal(s);
         }
+        Unite(root);
+        for (int k = 0; k < _state.Length; k++) ValueProposal(k);
         _primary = -1;
         if (cap > 0)
         {
             int n = MergeBestFirst(root, cap);
-            int wanted = _cost is null ? n : _cost.BestCount(_newValues.AsSpan(0, n));
+            int wanted = n;
+            if (_cost is not null)
+            {
+                if (_calibrated.Length < n) _calibrated = new double[n * 2];
+                for (int i = 0; i < n; i++) _calibrated[i] = Calibrated(_newValues[i]);
+                wanted = _cost.BestCount(_calibrated.AsSpan(0, n));
+            }
             ChooseKept(wanted, n);
             Build(tree);
+            // Drafting and valuing candidates far beyond what the cost model keeps is wasted time: ask the sources
+            // for about twice the last kept count (the headroom lets the tree grow back when text gets predictable).
+            if (_cost is not null) _asked = Math.Clamp(2 * Math.Min(wanted, n) + 8, MinAsked, SourceNodes);
         }
         else foreach (var s in _state) s.Kept.Reset(root);
         _steps++;
@@ -142,12 +190,92 @@ internal sealed class AutoDrafter : IDrafter
         _cost?.ProposeEnded(tree.Count);
     }
 
-    // A proposal node's value: its parent's value times the source's estimated share at (depth, sibling rank);
-    // then a running minimum along the source's order so the list is non-increasing (sources list best first).
-    void ValueProposal(Source s)
+    // A merged node's value is a product of per-source conditional estimates, the larger where sources agree: on
+    // its own it tends to be optimistic (the larger of two noisy estimates, shares learned from parents that were
+    // scored but not necessarily accepted). What the cost model compares with a row's cost is the calibrated
+    // value: the raw value times the ratio of accepted to predicted nodes among recent merged nodes of similar
+    // raw value (decaying like the estimates; a bin without data keeps the raw value).
+    double Calibrated(double value)
     {
+        int b = CalibrationBin(value);
+        double mid = (b + 0.5) / CalibrationBins;
+        double ratio = (_calHits[b] + CalibrationWeight * mid) / (_calPredicted[b] + CalibrationWeight * mid);
+        return Math.Min(value * ratio, 1);
+    }
+
+    static int CalibrationBin(double value) => Math.Clamp((int)(value * CalibrationBins), 0, CalibrationBins - 1);
+
+    // Records, for every drafted node of the step's tree, its raw value and whether it was accepted.
+    void Calibrate(int n, ReadOnlySpan<int> acceptedPath)
+    {
+        for (int b = 0; b < CalibrationBins; b++) { _calHits[b] *= CalibrationDecay; _calPredicted[b] *= CalibrationDecay; }
+        if (n <= 1) return;
+        if (_treeValue.Length < n) { _treeValue = new double[n * 2]; _onPath = new bool[n * 2]; }
+        for (int t = 0; t < n; t++) { _treeValue[t] = 0; _onPath[t] = false; }
+        foreach (var s in _state)
+            for (int i = 1; i <= s.Kept_; i++)
+            {
+                int t = s.Map[i];
+                if ((uint)t < (uint)n && s.Value[i] > _treeValue[t]) _treeValue[t] = s.Value[i];
+            }
+        foreach (int t in acceptedPath) if ((uint)t < (uint)n) _onPath[t] = true;
+        for (int t = 1; t < n; t++)
+        {
+            double v = _treeValue[t];
+            if (v <= 0) continue;
+            int b = CalibrationBin(v);
+            _calPredicted[b] += v;
+            if (_onPath[t]) _calHits[b] += 1;
+        }
+    }
+
+    // The union of all sources' proposals (shared prefixes once), with a bit per source that proposed each node.
+    void Unite(int root)
+    {
+        _union.Reset(root);
+        _unionMask[0] = 0;
+        for (int k = 0; k < _state.Length; k++)
+        {
+            var s = _state[k];
+            int n = s.Proposal.Count;
+            if (s.Rank.Length < n) { int m = n * 2; s.Rank = new int[m]; s.Value = new double[m]; s.Map = new int[m]; s.Union = new int[m]; }
+            var parents = s.Proposal.Parents;
+            var tokens = s.Proposal.Tokens;
+            s.Union[0] = 0;
+            for (int i = 1; i < n; i++)
+            {
+                int before = _union.Count;
+                int u = _union.Add(tokens[i], s.Union[parents[i]]);
+                if (u == before)
+                {
+                    if (_unionMask.Length <= u) Array.Resize(ref _unionMask, u * 2 + 2);
+                    _unionMask[u] = 0;
+                }
+                _unionMask[u] |= 1 << k;
+                s.Union[i] = u;
+            }
+        }
+    }
+
+    // Agreement state of a source's node: another source proposes the same path (agreed), or only a different
+    // token under the same parent (contested), or nothing there (alone).
+    int Agreement(int source, int unionNode)
+    {
+        int others = ~(1 << source);
+        if ((_unionMask[unionNode] & others) != 0) return Agreed;
+        int parent = _union.Parents[unionNode];
+        for (int c = _union.FirstChild(parent); c >= 0; c = _union.NextSibling(c))
+            if ((_unionMask[c] & others) != 0) return Contested;
+        return Alone;
+    }
+
+    // A proposal node's value: its parent's value times the source's estimated share at (depth, agreement, sibling
+    // rank or, for a scored source, the bin of its own share estimate); then a running minimum along the source's order so the list is non-increasing (sources list best first).
+    void ValueProposal(int self)
+    {
+        var s = _state[self];
         int n = s.Proposal.Count;
-        if (s.Rank.Length < n) { int m = n * 2; s.Rank = new int[m]; s.Value = new double[m]; s.Map = new int[m]; }
+        var scored = s.Drafter as IScoredDrafter;
         var parents = s.Proposal.Parents;
         var depths = s.Proposal.Depths;
         s.Value[0] = 1;
@@ -156,8 +284,9 @@ internal sealed class AutoDrafter : IDrafter
         for (int i = 1; i < n; i++)
         {
             int rank = 0;
-            for (int c = s.Proposal.FirstChild(parents[i]); c >= 0 && c != i; c = s.Proposal.NextSibling(c)) rank++;
-            s.Rank[i] = Math.Min(rank, Ranks - 1);
+            if (scored is not null) rank = (int)((1 - scored.Share(i)) * Ranks);
+            else for (int c = s.Proposal.FirstChild(parents[i]); c >= 0 && c != i; c = s.Proposal.NextSibling(c)) rank++;
+            s.Rank[i] = Agreement(self, s.Union[i]) * Ranks + Math.Min(rank, Ranks - 1);
             double v = s.Value[parents[i]] * s.Estimator.Estimate(depths[i], s.Rank[i]);
             run = Math.Min(run, v);
             s.Value[i] = run;
@@ -246,6 +375,7 @@ internal sealed class AutoDrafter : IDrafter
     {
         long start = _cost?.ObserveStarted() ?? 0;
         int n = tree.Count;
+        Calibrate(n, acceptedPath);
         _labels.StartStep(n);
         for (int k = 0; k < _state.Length; k++)
         {

@@ -74,6 +74,14 @@ internal sealed class CandidateSet
         return tree.Count - start;
     }
 
+    /// <summary>A candidate's value relative to its parent's (the root's is 1): its estimated conditional share.</summary>
+    public double Share(int candidate)
+    {
+        int p = Parent[candidate];
+        double parent = p < 0 ? 1 : Value[p];
+        return parent > 0 ? Math.Clamp(Value[candidate] / parent, 0, 1) : 0;
+    }
+
     /// <summary>The tree node a candidate became in the last <see cref="Emit"/>, or -1.</summary>
     public int NodeOf(int candidate) => _node[candidate];
 

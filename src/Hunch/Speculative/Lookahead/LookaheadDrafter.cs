@@ -42,7 +42,7 @@ internal sealed record LookaheadOptions
 /// geometric mean of its trie frequency and the online acceptance of its (depth, rank) — and the prefix kept is
 /// the one the measured forward cost curve says pays. Drafts are point masses.
 /// </summary>
-internal sealed class LookaheadDrafter : IDrafter
+internal sealed class LookaheadDrafter : IDrafter, Auto.IScoredDrafter
 {
     const int DepthBins = 12;
     const int RequestTrieCapacity = 1 << 21;
@@ -166,6 +166,9 @@ internal sealed class LookaheadDrafter : IDrafter
         }
         _cost?.ObserveEnded(start);
     }
+
+    /// <inheritdoc/>
+    public double Share(int node) => _cands.Share(_nodeCandidate[node]);
 
     public void Dispose() { }
 }
