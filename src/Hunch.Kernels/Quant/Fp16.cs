@@ -28,18 +28,17 @@ internal static class Fp16
     }
 
     /// <summary>Converts 8 halves (zero-extended in 32-bit lanes) to floats, exactly.</summary>
+    /// <remarks>The half's exponent and mantissa shifted into float position read as a float 2^-112 times the
+    /// value, for normal and subnormal halves alike, so one multiplication by 2^112 (exact: a power of two, result
+    /// in the normal range) finishes both. Infinities and NaNs (exponent all ones) land at 65536 and above; their
+    /// exponent is set to all ones, which keeps the NaN payload.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ToFloat(Vector256<uint> h)
     {
-        var sign = (h & Vector256.Create(0x8000u)) << 16;
         var em = h & Vector256.Create(0x7FFFu);
-        var shifted = em << 13;
-        var normal = shifted + Vector256.Create(112u << 23);
-        var special = shifted | Vector256.Create(0x7F800000u);
-        var sub = (Vector256.AsSingle(shifted + Vector256.Create(113u << 23)) - Vector256.Create(6.103515625e-05f)).AsUInt32();
-        var isSub = Vector256.LessThan(em, Vector256.Create(0x0400u));
-        var isSpecial = Vector256.GreaterThanOrEqual(em, Vector256.Create(0x7C00u));
-        var r = Vector256.ConditionalSelect(isSub, sub, Vector256.ConditionalSelect(isSpecial, special, normal));
-        return (r | sign).AsSingle();
+        var sign = (h ^ em) << 16;
+        var scaled = ((em << 13).AsSingle() * Vector256.Create(0x77800000u).AsSingle()).AsUInt32();
+        var special = Vector256.GreaterThanOrEqual(em, Vector256.Create(0x7C00u)) & Vector256.Create(0x7F800000u);
+        return (scaled | special | sign).AsSingle();
     }
 }

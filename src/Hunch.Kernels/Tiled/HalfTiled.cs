@@ -7,7 +7,8 @@ namespace Hunch.Kernels.Tiled;
 /// F16 and BF16 weight rows times a small batch of activation rows. The single-row kernels
 /// (<see cref="RowKernels.Dot"/>) convert both the weight halves and the activation halves for every weight row;
 /// here the activations are widened to floats once per call (exactly: they were already rounded to 16 bits), and
-/// each 16-element piece of a weight row is converted once and used for up to <see cref="Tile"/> tokens. Per token
+/// each 16-element piece of a weight row is converted once and used for up to <see cref="Tile"/> tokens (for larger
+/// batches the whole row is converted once and used by every tile). Per token
 /// the operations are those of the row kernel — two 8-lane FMA accumulators over pieces of 16, the same lane sum,
 /// the same scalar tail — on the same float values, so every result is bitwise the row kernel's.
 /// </summary>
@@ -19,57 +20,99 @@ static unsafe class HalfTiled
     /// <summary>Widens one prepared (16-bit) activation row to floats.</summary>
     public static void Widen(bool bf16, ushort* halves, int columns, float* destination)
     {
-        if (bf16) for (int i = 0; i < columns; i++) destination[i] = Numerics.BFloat16ToFloat(halves[i]);
-        else for (int i = 0; i < columns; i++) destination[i] = Numerics.HalfToFloat(halves[i]);
+        if (bf16) Widen<BFloat16Piece>(halves, columns, destination);
+        else Widen<HalfPiece>(halves, columns, destination);
+    }
+
+    static void Widen<TPiece>(ushort* halves, int columns, float* destination) where TPiece : IPiece
+    {
+        int i = 0;
+        for (; i + 16 <= columns; i += 16)
+        {
+            var (l, h) = TPiece.Load(halves, i);
+            l.Store(destination + i);
+            h.Store(destination + i + 8);
+        }
+        for (; i < columns; i++) destination[i] = TPiece.ToFloat(halves, i);
     }
 
     /// <summary>y[t * rowStride + r] for rows r0..r1 of the weights and <paramref name="tokens"/> widened activation rows.</summary>
     public static void Multiply(bool bf16, byte* weights, long rowBytes, int r0, int r1, float* x, long xStride, int tokens, int columns, float* y, int rowStride)
     {
+        // Beyond one tile, a weight row is widened to floats once (into this thread's scratch row, L1-resident) and
+        // every tile reads the floats, so the conversion is paid once per row instead of once per tile.
+        float* wide = tokens > Tile ? ScratchRow(columns) : null;
         for (int r = r0; r < r1; r++)
         {
             var w = (ushort*)(weights + r * rowBytes);
+            if (wide is not null) Widen(bf16, w, columns, wide);
             for (int t0 = 0; t0 < tokens; t0 += Tile)
             {
                 int n = Math.Min(Tile, tokens - t0);
                 float* xt = x + t0 * xStride;
                 float* yt = y + (long)t0 * rowStride + r;
-                if (bf16) Rows<BFloat16Piece>(w, xt, xStride, n, columns, yt, rowStride);
+                if (wide is not null) Rows<FloatPiece>(wide, xt, xStride, n, columns, yt, rowStride);
+                else if (bf16) Rows<BFloat16Piece>(w, xt, xStride, n, columns, yt, rowStride);
                 else Rows<HalfPiece>(w, xt, xStride, n, columns, yt, rowStride);
             }
         }
     }
 
+    [ThreadStatic] static float* t_scratch;
+    [ThreadStatic] static int t_scratchLength;
+
+    /// <summary>This thread's scratch row of at least <paramref name="columns"/> floats (grown, never shrunk: the
+    /// pool's threads live as long as the process, and after warm-up no call allocates).</summary>
+    static float* ScratchRow(int columns)
+    {
+        if (t_scratchLength < columns)
+        {
+            if (t_scratch is not null) System.Runtime.InteropServices.NativeMemory.AlignedFree(t_scratch);
+            t_scratch = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)columns * 4, 64);
+            t_scratchLength = columns;
+        }
+        return t_scratch;
+    }
+
     interface IPiece
     {
-        static abstract (Vector256<float> Low, Vector256<float> High) Load(ushort* p);
-        static abstract float ToFloat(ushort h);
+        static abstract (Vector256<float> Low, Vector256<float> High) Load(void* row, int i);
+        static abstract float ToFloat(void* row, int i);
     }
 
     readonly struct HalfPiece : IPiece
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static (Vector256<float> Low, Vector256<float> High) Load(ushort* p)
+        public static (Vector256<float> Low, Vector256<float> High) Load(void* row, int i)
         {
-            var (l, h) = Vector256.Widen(Vector256.Load(p));
+            var (l, h) = Vector256.Widen(Vector256.Load((ushort*)row + i));
             return (Quant.Fp16.ToFloat(l), Quant.Fp16.ToFloat(h));
         }
-        public static float ToFloat(ushort h) => Numerics.HalfToFloat(h);
+        public static float ToFloat(void* row, int i) => Numerics.HalfToFloat(((ushort*)row)[i]);
     }
 
     readonly struct BFloat16Piece : IPiece
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static (Vector256<float> Low, Vector256<float> High) Load(ushort* p)
+        public static (Vector256<float> Low, Vector256<float> High) Load(void* row, int i)
         {
-            var (l, h) = Vector256.Widen(Vector256.Load(p));
+            var (l, h) = Vector256.Widen(Vector256.Load((ushort*)row + i));
             return ((l << 16).AsSingle(), (h << 16).AsSingle());
         }
-        public static float ToFloat(ushort h) => Numerics.BFloat16ToFloat(h);
+        public static float ToFloat(void* row, int i) => Numerics.BFloat16ToFloat(((ushort*)row)[i]);
+    }
+
+    /// <summary>A weight row already widened to floats (the same values the two pieces above produce).</summary>
+    readonly struct FloatPiece : IPiece
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector256<float> Low, Vector256<float> High) Load(void* row, int i)
+            => (Vector256.Load((float*)row + i), Vector256.Load((float*)row + i + 8));
+        public static float ToFloat(void* row, int i) => ((float*)row)[i];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Rows<TPiece>(ushort* w, float* x, long xStride, int n, int columns, float* y, int rowStride) where TPiece : IPiece
+    static void Rows<TPiece>(void* w, float* x, long xStride, int n, int columns, float* y, int rowStride) where TPiece : IPiece
     {
         var a00 = Vector256<float>.Zero; var a01 = Vector256<float>.Zero;
         var a10 = Vector256<float>.Zero; var a11 = Vector256<float>.Zero;
@@ -80,7 +123,7 @@ static unsafe class HalfTiled
         // Unused token slots (n < Tile) are never read: each branch touches only the rows that exist.
         for (; i + 16 <= columns; i += 16)
         {
-            var (wl, wh) = TPiece.Load(w + i);
+            var (wl, wh) = TPiece.Load(w, i);
             a00 = Vector256.FusedMultiplyAdd(wl, Vector256.Load(x0 + i), a00);
             a01 = Vector256.FusedMultiplyAdd(wh, Vector256.Load(x0 + i + 8), a01);
             if (n > 1)
@@ -106,9 +149,9 @@ static unsafe class HalfTiled
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Tail<TPiece>(ushort* w, float* x, int i, int columns, float sum) where TPiece : IPiece
+    static float Tail<TPiece>(void* w, float* x, int i, int columns, float sum) where TPiece : IPiece
     {
-        for (; i < columns; i++) sum = MathF.FusedMultiplyAdd(TPiece.ToFloat(w[i]), x[i], sum);
+        for (; i < columns; i++) sum = MathF.FusedMultiplyAdd(TPiece.ToFloat(w, i), x[i], sum);
         return sum;
     }
 }
