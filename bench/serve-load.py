@@ -1,5 +1,8 @@
-import json, sys, threading, time, urllib.request
+# Bounded loopback load for `hunch serve`: python3 bench/serve-load.py URL DRAFTER STREAMS REQUESTS TOKENS
+import ipaddress, json, socket, sys, threading, time, urllib.parse, urllib.request
 url, drafter, conc, n, toks = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+if not ipaddress.ip_address(socket.gethostbyname(urllib.parse.urlparse(url).hostname)).is_loopback:
+    sys.exit("serve-load.py only targets loopback addresses")
 prompts = ["import os\n", "def main():\n", "class Parser:\n", "import sys\nimport re\n", "for i in range(10):\n", "def __init__(self, name):\n", "if __name__ == '__main__':\n", "from collections import"]
 res = []; lock = threading.Lock(); nxt = [0]
 def worker():
