@@ -57,12 +57,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         // column block of every row to the same sets and evict it while the tiled kernels reuse it).
         long actRow = (RowKernels.ActivationRowBytes(w.Type, w.Columns) + 4095) / 4096 * 4096 + 1024;
         long need = actRow * tokens;
-        if (need > _actCapacity)
-        {
-            if (_actBuffer is not null) NativeMemory.AlignedFree(_actBuffer);
-            _actCapacity = Math.Max(need, _actCapacity * 2);
-            _actBuffer = (byte*)NativeMemory.AlignedAlloc((nuint)_actCapacity, 64);
-        }
+        Reserve(ref _actBuffer, ref _actCapacity, need);
         for (int t = 0; t < tokens; t++)
             RowKernels.PrepareActivation(w.Type, x + (long)t * w.Columns, w.Columns, _actBuffer + t * actRow);
 
@@ -72,12 +67,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
             // Activation block scales converted to float once per call, not once per weight row.
             int nb = w.Columns / 32;
             long scales = (long)nb * tokens;
-            if (scales > _scaleCapacity)
-            {
-                if (_scaleBuffer is not null) NativeMemory.AlignedFree(_scaleBuffer);
-                _scaleCapacity = Math.Max(scales, _scaleCapacity * 2);
-                _scaleBuffer = (float*)NativeMemory.AlignedAlloc((nuint)(_scaleCapacity * 4), 64);
-            }
+            Reserve(ref _scaleBuffer, ref _scaleCapacity, scales);
             for (int t = 0; t < tokens; t++)
                 RowKernels.ActivationScales(w.Type, _actBuffer + t * actRow, w.Columns, _scaleBuffer + (long)t * nb);
         }
@@ -89,12 +79,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
             int nb = w.Columns / 32;
             _groupRowBytes = (Tiled.BlockGroups.ArrangedBytes(nb) + 4095) / 4096 * 4096 + 1024;
             long bytes = _groupRowBytes * tokens;
-            if (bytes > _groupCapacity)
-            {
-                if (_groupBuffer is not null) NativeMemory.AlignedFree(_groupBuffer);
-                _groupCapacity = Math.Max(bytes, _groupCapacity * 2);
-                _groupBuffer = (byte*)NativeMemory.AlignedAlloc((nuint)_groupCapacity, 64);
-            }
+            Reserve(ref _groupBuffer, ref _groupCapacity, bytes);
             for (int t = 0; t < tokens; t++)
                 Tiled.BlockGroups.Arrange(_actBuffer + t * actRow, nb, _groupBuffer + t * _groupRowBytes);
         }
@@ -105,12 +90,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         {
             _wideStride = ((long)w.Columns * 4 + 4095) / 4096 * 1024 + 256;   // in floats: 4 KiB pages plus 1 KiB
             long floats = _wideStride * tokens;
-            if (floats > _wideCapacity)
-            {
-                if (_wideBuffer is not null) NativeMemory.AlignedFree(_wideBuffer);
-                _wideCapacity = Math.Max(floats, _wideCapacity * 2);
-                _wideBuffer = (float*)NativeMemory.AlignedAlloc((nuint)(_wideCapacity * 4), 64);
-            }
+            Reserve(ref _wideBuffer, ref _wideCapacity, floats);
             for (int t = 0; t < tokens; t++)
                 Tiled.HalfTiled.Widen(w.Type == GgmlType.BF16, (ushort*)(_actBuffer + t * actRow), w.Columns, _wideBuffer + t * _wideStride);
         }
@@ -123,12 +103,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
             int nb = w.Columns / 32;
             _offsetRowBytes = ((long)nb * 32 + 4095) / 4096 * 4096 + 1024;
             long bytes = _offsetRowBytes * tokens;
-            if (bytes > _offsetCapacity)
-            {
-                if (_offsetBuffer is not null) NativeMemory.AlignedFree(_offsetBuffer);
-                _offsetCapacity = Math.Max(bytes, _offsetCapacity * 2);
-                _offsetBuffer = (byte*)NativeMemory.AlignedAlloc((nuint)_offsetCapacity, 64);
-            }
+            Reserve(ref _offsetBuffer, ref _offsetCapacity, bytes);
             for (int t = 0; t < tokens; t++)
                 Tiled.SignedVnni.OffsetQuants(_actBuffer + t * actRow, nb, _offsetBuffer + t * _offsetRowBytes);
         }
@@ -235,23 +210,30 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         }
     }
 
+    /// <summary>Makes <paramref name="buffer"/> hold at least <paramref name="count"/> elements (64-byte aligned; grown
+    /// at least twofold, never shrunk, so steady-state calls allocate nothing).</summary>
+    static void Reserve<T>(ref T* buffer, ref long capacity, long count) where T : unmanaged
+    {
+        if (count <= capacity) return;
+        if (buffer is not null) NativeMemory.AlignedFree(buffer);
+        capacity = Math.Max(count, capacity * 2);
+        buffer = (T*)NativeMemory.AlignedAlloc((nuint)(capacity * sizeof(T)), 64);
+    }
+
+    static void Release<T>(ref T* buffer, ref long capacity) where T : unmanaged
+    {
+        if (buffer is not null) NativeMemory.AlignedFree(buffer);
+        buffer = null;
+        capacity = 0;
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
-        if (_actBuffer is not null) NativeMemory.AlignedFree(_actBuffer);
-        _actBuffer = null;
-        _actCapacity = 0;
-        if (_scaleBuffer is not null) NativeMemory.AlignedFree(_scaleBuffer);
-        _scaleBuffer = null;
-        _scaleCapacity = 0;
-        if (_offsetBuffer is not null) NativeMemory.AlignedFree(_offsetBuffer);
-        _offsetBuffer = null;
-        _offsetCapacity = 0;
-        if (_groupBuffer is not null) NativeMemory.AlignedFree(_groupBuffer);
-        _groupBuffer = null;
-        _groupCapacity = 0;
-        if (_wideBuffer is not null) NativeMemory.AlignedFree(_wideBuffer);
-        _wideBuffer = null;
-        _wideCapacity = 0;
+        Release(ref _actBuffer, ref _actCapacity);
+        Release(ref _scaleBuffer, ref _scaleCapacity);
+        Release(ref _offsetBuffer, ref _offsetCapacity);
+        Release(ref _groupBuffer, ref _groupCapacity);
+        Release(ref _wideBuffer, ref _wideCapacity);
     }
 }
