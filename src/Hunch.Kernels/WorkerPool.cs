@@ -66,11 +66,17 @@ public sealed class WorkerPool : IDisposable
 
     // Straggler guard: when the caller, having run out of chunks, keeps waiting longer for a worker's chunk than
     // it spent working (a worker sharing a core with another process and descheduled mid-chunk), the pool runs
-    // the next SoloRuns jobs on the caller alone, then tries its workers again. Results are the same either way.
-    const int SoloRuns = 1024, Strikes = 3;
+    // the next jobs on the caller alone, then tries its workers again. Stalls count as strikes that only a run of
+    // clean jobs clears (under contention stalls come every few jobs, not every job), and a solo period that ends
+    // in stalls again soon is doubled (up to MaxSoloRuns), so a lasting contention costs a few probes per second,
+    // not per token. Results are the same whichever thread runs a chunk.
+    const int MinSoloRuns = 1024, MaxSoloRuns = 1 << 16, Strikes = 3, CleanRunToForgive = 32, SoonAfterSolo = 256;
     static readonly long s_minWait = System.Diagnostics.Stopwatch.Frequency / 5000; // 200 µs
     int _solo;
+    int _soloLength = MinSoloRuns;
     int _strikes;
+    int _clean;
+    int _sharedSinceSolo = int.MaxValue;
 
     void RunLocked(IParallelJob job, int chunkCount)
     {
@@ -78,16 +84,24 @@ public sealed class WorkerPool : IDisposable
         {
             _solo--;
             for (int i = 0; i < chunkCount; i++) job.Execute(i);
+            if (_solo == 0) _sharedSinceSolo = 0;
             return;
         }
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         RunShared(job, chunkCount, out long worked);
         long waited = System.Diagnostics.Stopwatch.GetTimestamp() - start - worked;
+        if (_sharedSinceSolo < int.MaxValue) _sharedSinceSolo++;
         if (waited > worked && waited > s_minWait)
         {
-            if (++_strikes >= Strikes) { _solo = SoloRuns; _strikes = 0; }
+            _clean = 0;
+            if (++_strikes >= Strikes)
+            {
+                _soloLength = _sharedSinceSolo <= SoonAfterSolo ? Math.Min(MaxSoloRuns, _soloLength * 2) : MinSoloRuns;
+                _solo = _soloLength;
+                _strikes = 0;
+            }
         }
-        else _strikes = 0;
+        else if (++_clean >= CleanRunToForgive) _strikes = 0;
     }
 
     void RunShared(IParallelJob job, int chunkCount, out long worked)
