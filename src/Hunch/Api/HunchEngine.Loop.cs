@@ -9,7 +9,6 @@ public sealed partial class HunchEngine
     // Counters (guarded by _lock).
     long _requestsTotal, _rejected, _generated, _promptProcessed, _promptCached, _forwards;
     int _activeCount;
-    ForwardCostCurve? _costCurve;   // measured on the engine thread on first need (no forward runs concurrently)
     readonly Dictionary<string, SpeculationStats> _drafterStats = [];
     readonly long[] _rateSecond = new long[10];
     readonly long[] _rateTokens = new long[10];
@@ -113,9 +112,10 @@ public sealed partial class HunchEngine
         if (decoding >= _options.SpeculationBatchLimit) return 1;
         double a = s.AcceptRate;
         if (a < 0.3 && s.Stats.Steps % 8 != 0) return 1;
-        _costCurve ??= ForwardCostCurve.Measure(_model);
+        // Measured on this (the engine) thread on first need, when no forward runs; cached per model after that.
+        var curve = ForwardCostCurve.Measure(_model);
         int cap = Math.Min(_options.MaxDraftNodes - 1, _options.MaxBatchRows - batchRows);
-        double baseCost = _costCurve.Cost(batchRows);
+        double baseCost = curve.Cost(batchRows);
         double tokensPerMs = decoding / baseCost;
         int best = 0;
         double bestGain = 0, expected = 0, reach = 1;
@@ -123,7 +123,7 @@ public sealed partial class HunchEngine
         {
             reach *= a;
             expected += reach;
-            double gain = expected - tokensPerMs * (_costCurve.Cost(batchRows + d) - baseCost);
+            double gain = expected - tokensPerMs * (curve.Cost(batchRows + d) - baseCost);
             if (gain > bestGain) { bestGain = gain; best = d; }
         }
         return 1 + best;
