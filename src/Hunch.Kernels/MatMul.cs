@@ -81,7 +81,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
             long bytes = _groupRowBytes * tokens;
             Reserve(ref _groupBuffer, ref _groupCapacity, bytes);
             for (int t = 0; t < tokens; t++)
-                Tiled.BlockGroups.Arrange(_actBuffer + t * actRow, nb, _groupBuffer + t * _groupRowBytes);
+                Tiled.BlockGroups.Arrange(w.Type, _actBuffer + t * actRow, nb, _groupBuffer + t * _groupRowBytes);
         }
 
         // F16 and BF16: the 16-bit activation rows widened to floats once per call (Tiled.HalfTiled).

@@ -131,7 +131,7 @@ public static unsafe partial class RowKernels
                 : (rented = ArrayPool<byte>.Shared.Rent((int)(arranged * tokens)));
             fixed (byte* g = buffer)
             {
-                for (int t = 0; t < tokens; t++) Tiled.BlockGroups.Arrange(activation + t * activationStride, nb, g + t * arranged);
+                for (int t = 0; t < tokens; t++) Tiled.BlockGroups.Arrange(type, activation + t * activationStride, nb, g + t * arranged);
                 Tiled.BlockGroups.Dot(type, row, nb, g, arranged, tokens, result);
             }
             if (rented is not null) ArrayPool<byte>.Shared.Return(rented);

@@ -23,7 +23,8 @@ namespace Hunch.Kernels.Tiled;
 internal static unsafe class BlockGroups
 {
     /// <summary>Bytes per group of eight blocks in an arranged activation row: 256 transposed quants, the eight
-    /// block sums Σa (int), the eight block scales (float).</summary>
+    /// integer accumulator starts −offset·Σa (int; the offset of the weight type's unsigned operand), the eight
+    /// block scales (float).</summary>
     public const int GroupBytes = 320;
 
     /// <summary>Most activation rows per call (one accumulator each on the stack).</summary>
@@ -38,11 +39,34 @@ internal static unsafe class BlockGroups
     public static long ArrangedBytes(int nb) => (long)(nb + 7) / 8 * GroupBytes;
 
     /// <summary>Rewrites a prepared Q8_0 activation row (<paramref name="nb"/> blocks of 34 bytes) in the grouped,
-    /// transposed layout; blocks past the end of the last group are zero.</summary>
-    public static void Arrange(byte* activation, int nb, byte* destination)
+    /// transposed layout for weights of <paramref name="weightType"/>; blocks past the end of the last group are zero.
+    /// <paramref name="vectors"/> = false forces the scalar definition (the reference the vector path is tested
+    /// against).</summary>
+    public static void Arrange(GgmlType weightType, byte* activation, int nb, byte* destination, bool vectors = true)
     {
         int groups = (nb + 7) / 8;
-        for (int g = 0; g < groups; g++)
+        int g0 = 0;
+        // The integer accumulators start from −offset·Σa, computed here once per activation block.
+        int offset = weightType == GgmlType.Q4_0 ? 8 : AvxVnni.IsSupported ? 128 : 0;
+        if (vectors && IsSupported)
+        {
+            // Whole groups with vectors: the eight blocks transposed as the Q8_0 weights are, block sums from
+            // byte pairs and quads (exact), scales converted eight at a time (exact).
+            var ones = Vector256.Create((byte)1);
+            for (; g0 < nb / 8; g0++)
+            {
+                byte* src = activation + 34L * 8 * g0;
+                byte* dst = destination + (long)g0 * GroupBytes;
+                TransposeQ8(src + 2, out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7);
+                Vector256.Store(v0, dst); Vector256.Store(v1, dst + 32); Vector256.Store(v2, dst + 64); Vector256.Store(v3, dst + 96);
+                Vector256.Store(v4, dst + 128); Vector256.Store(v5, dst + 160); Vector256.Store(v6, dst + 192); Vector256.Store(v7, dst + 224);
+                var sum = (Quads(ones, v0) + Quads(ones, v1)) + (Quads(ones, v2) + Quads(ones, v3))
+                    + ((Quads(ones, v4) + Quads(ones, v5)) + (Quads(ones, v6) + Quads(ones, v7)));
+                Vector256.Store(Vector256<int>.Zero - sum * offset, (int*)(dst + 256));
+                Vector256.Store(Scales<Q8>(src), (float*)(dst + 288));
+            }
+        }
+        for (int g = g0; g < groups; g++)
         {
             byte* dst = destination + (long)g * GroupBytes;
             int* sums = (int*)(dst + 256);
@@ -62,7 +86,7 @@ internal static unsafe class BlockGroups
                 int s = 0;
                 for (int e = 0; e < 32; e++) s += q[e];
                 for (int j = 0; j < 8; j++) ((int*)dst)[8 * j + b] = ((int*)q)[j];
-                sums[b] = s;
+                sums[b] = -offset * s;
                 scales[b] = Fp16.ToFloat(*(ushort*)block);
             }
         }
@@ -84,8 +108,6 @@ internal static unsafe class BlockGroups
         /// VNNI, signed q).</summary>
         static abstract void Load(byte* w, out Vector256<byte> v0, out Vector256<byte> v1, out Vector256<byte> v2, out Vector256<byte> v3,
             out Vector256<byte> v4, out Vector256<byte> v5, out Vector256<byte> v6, out Vector256<byte> v7);
-        /// <summary>The integer accumulator's start for a token: −offset·Σa per block.</summary>
-        static abstract Vector256<int> Start(Vector256<int> sums);
         /// <summary>Integer sums of the transposed weight vector <paramref name="v"/> with activation vector <paramref name="a"/>, added to <paramref name="acc"/>.</summary>
         static abstract Vector256<int> Mul(Vector256<int> acc, Vector256<byte> v, Vector256<byte> abs, byte* a);
         static abstract bool NeedsAbs { get; }
@@ -100,18 +122,7 @@ internal static unsafe class BlockGroups
         public static void Load(byte* w, out Vector256<byte> v0, out Vector256<byte> v1, out Vector256<byte> v2, out Vector256<byte> v3,
             out Vector256<byte> v4, out Vector256<byte> v5, out Vector256<byte> v6, out Vector256<byte> v7)
         {
-            byte* q = w + 2;
-            // [first half of block b | first half of block b + 4], then the same for the second halves.
-            var y0 = Vector256.Create(Vector128.Load(q), Vector128.Load(q + 4 * 34)).AsInt32();
-            var y1 = Vector256.Create(Vector128.Load(q + 34), Vector128.Load(q + 5 * 34)).AsInt32();
-            var y2 = Vector256.Create(Vector128.Load(q + 2 * 34), Vector128.Load(q + 6 * 34)).AsInt32();
-            var y3 = Vector256.Create(Vector128.Load(q + 3 * 34), Vector128.Load(q + 7 * 34)).AsInt32();
-            var z0 = Vector256.Create(Vector128.Load(q + 16), Vector128.Load(q + 16 + 4 * 34)).AsInt32();
-            var z1 = Vector256.Create(Vector128.Load(q + 16 + 34), Vector128.Load(q + 16 + 5 * 34)).AsInt32();
-            var z2 = Vector256.Create(Vector128.Load(q + 16 + 2 * 34), Vector128.Load(q + 16 + 6 * 34)).AsInt32();
-            var z3 = Vector256.Create(Vector128.Load(q + 16 + 3 * 34), Vector128.Load(q + 16 + 7 * 34)).AsInt32();
-            Transpose(y0, y1, y2, y3, out v0, out v1, out v2, out v3);
-            Transpose(z0, z1, z2, z3, out v4, out v5, out v6, out v7);
+            TransposeQ8(w + 2, out v0, out v1, out v2, out v3, out v4, out v5, out v6, out v7);
             if (AvxVnni.IsSupported)
             {
                 var bias = Vector256.Create((byte)0x80);
@@ -119,10 +130,6 @@ internal static unsafe class BlockGroups
                 v4 ^= bias; v5 ^= bias; v6 ^= bias; v7 ^= bias;
             }
         }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Start(Vector256<int> sums) =>
-            AvxVnni.IsSupported ? Vector256<int>.Zero - (sums << 7) : Vector256<int>.Zero;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Mul(Vector256<int> acc, Vector256<byte> v, Vector256<byte> abs, byte* a)
@@ -159,15 +166,36 @@ internal static unsafe class BlockGroups
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Start(Vector256<int> sums) => Vector256<int>.Zero - (sums << 3);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Mul(Vector256<int> acc, Vector256<byte> v, Vector256<byte> abs, byte* a)
         {
             if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, v, Vector256.Load((sbyte*)a));
             return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(v, Vector256.Load((sbyte*)a)), Vector256<short>.One);
         }
     }
+
+    /// <summary>The quants of eight consecutive 34-byte Q8_0 blocks (<paramref name="q"/> = the first block's quants)
+    /// transposed: vector j holds bytes 4j..4j+3 of block b in lane b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void TransposeQ8(byte* q, out Vector256<byte> v0, out Vector256<byte> v1, out Vector256<byte> v2, out Vector256<byte> v3,
+        out Vector256<byte> v4, out Vector256<byte> v5, out Vector256<byte> v6, out Vector256<byte> v7)
+    {
+        // [first half of block b | first half of block b + 4], then the same for the second halves.
+        var y0 = Vector256.Create(Vector128.Load(q), Vector128.Load(q + 4 * 34)).AsInt32();
+        var y1 = Vector256.Create(Vector128.Load(q + 34), Vector128.Load(q + 5 * 34)).AsInt32();
+        var y2 = Vector256.Create(Vector128.Load(q + 2 * 34), Vector128.Load(q + 6 * 34)).AsInt32();
+        var y3 = Vector256.Create(Vector128.Load(q + 3 * 34), Vector128.Load(q + 7 * 34)).AsInt32();
+        var z0 = Vector256.Create(Vector128.Load(q + 16), Vector128.Load(q + 16 + 4 * 34)).AsInt32();
+        var z1 = Vector256.Create(Vector128.Load(q + 16 + 34), Vector128.Load(q + 16 + 5 * 34)).AsInt32();
+        var z2 = Vector256.Create(Vector128.Load(q + 16 + 2 * 34), Vector128.Load(q + 16 + 6 * 34)).AsInt32();
+        var z3 = Vector256.Create(Vector128.Load(q + 16 + 3 * 34), Vector128.Load(q + 16 + 7 * 34)).AsInt32();
+        Transpose(y0, y1, y2, y3, out v0, out v1, out v2, out v3);
+        Transpose(z0, z1, z2, z3, out v4, out v5, out v6, out v7);
+    }
+
+    /// <summary>Sums of each four signed bytes of <paramref name="v"/> (exact: pairs fit 16 bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Quads(Vector256<byte> ones, Vector256<byte> v) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, v.AsSByte()), Vector256<short>.One);
 
     /// <summary>4×4 transpose of 32-bit elements within each 128-bit half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -200,18 +228,18 @@ internal static unsafe class BlockGroups
         Vector256<byte> a4, Vector256<byte> a5, Vector256<byte> a6, Vector256<byte> a7,
         Vector256<float> ws, byte* a, Vector256<float> acc) where TW : struct, IWeights
     {
-        // Two independent integer chains (exact, so the split does not change the sum).
-        var s = TW.Start(Vector256.Load((int*)(a + 256)));
-        var u = Vector256<int>.Zero;
+        // One integer chain from the stored start: the tokens (and groups) are independent, so out-of-order
+        // execution overlaps the chains, and no extra add joins two halves.
+        var s = Vector256.Load((int*)(a + 256));
         s = TW.Mul(s, v0, a0, a);
-        u = TW.Mul(u, v1, a1, a + 32);
+        s = TW.Mul(s, v1, a1, a + 32);
         s = TW.Mul(s, v2, a2, a + 64);
-        u = TW.Mul(u, v3, a3, a + 96);
+        s = TW.Mul(s, v3, a3, a + 96);
         s = TW.Mul(s, v4, a4, a + 128);
-        u = TW.Mul(u, v5, a5, a + 160);
+        s = TW.Mul(s, v5, a5, a + 160);
         s = TW.Mul(s, v6, a6, a + 192);
-        u = TW.Mul(u, v7, a7, a + 224);
-        return Fma.MultiplyAdd(ws * Vector256.Load((float*)(a + 288)), Avx.ConvertToVector256Single(s + u), acc);
+        s = TW.Mul(s, v7, a7, a + 224);
+        return Fma.MultiplyAdd(ws * Vector256.Load((float*)(a + 288)), Avx.ConvertToVector256Single(s), acc);
     }
 
     /// <summary>Rows of weights per block of <see cref="Multiply"/> and activation rows per tile: the tile's slice of

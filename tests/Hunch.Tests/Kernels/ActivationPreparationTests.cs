@@ -1,0 +1,105 @@
+using Hunch.Kernels.Quant;
+using Hunch.Kernels.Tiled;
+
+namespace Hunch.Tests.Kernels;
+
+/// <summary>The vector paths that prepare activation rows (Q8_0 and Q8_K quantization, the grouped layout of
+/// <see cref="BlockGroups"/>) against their scalar definitions, byte for byte, on ordinary rows and on the blocks
+/// that must fall back: zeros, NaN, infinities, ties at .5, maxima so small that 127/amax overflows, and equal
+/// positive and negative maxima (Q8_K takes the sign of the first).</summary>
+public unsafe class ActivationPreparationTests
+{
+    static IEnumerable<float[]> Rows(int columns)
+    {
+        var rng = new Random(columns);
+        foreach (double scale in new[] { 1.0, 1e-3, 1e4, 3e37 })
+        {
+            var x = new float[columns];
+            for (int i = 0; i < columns; i++) x[i] = (float)((rng.NextDouble() * 2 - 1) * scale);
+            yield return x;
+        }
+        var special = new float[columns];
+        for (int i = 0; i < columns; i++) special[i] = (float)(rng.NextDouble() * 2 - 1);
+        int blocks = columns / 32;
+        // Block 0 all zero; 1 with a NaN; 2 with +inf; 3 ties: amax 127 so id = 1 and x.5 values round to even.
+        Array.Clear(special, 0, 32);
+        if (blocks > 1) special[32 + 5] = float.NaN;
+        if (blocks > 2) special[64 + 7] = float.PositiveInfinity;
+        if (blocks > 3)
+            for (int j = 0; j < 32; j++) special[96 + j] = j == 0 ? 127f : (j % 2 == 0 ? 1 : -1) * (j + 0.5f);
+        // Block 4: maximum 1e-39 (subnormal): 127/amax is infinite. Block 5: -m before +m.
+        if (blocks > 4) for (int j = 0; j < 32; j++) special[128 + j] = j == 3 ? 1e-39f : 0f;
+        if (blocks > 5) { special[160 + 2] = -50f; special[160 + 9] = 50f; }
+        yield return special;
+        // Q8_K blocks (256): one all zero, one with -m first, one with a NaN.
+        var k = new float[columns];
+        for (int i = 0; i < columns; i++) k[i] = (float)(rng.NextDouble() * 2 - 1);
+        if (columns >= 512) { Array.Clear(k, 0, 256); k[256 + 3] = -9f; k[256 + 100] = 9f; }
+        if (columns >= 768) k[512 + 17] = float.NaN;
+        yield return k;
+    }
+
+    [Theory]
+    [InlineData(32)]
+    [InlineData(256)]
+    [InlineData(1024)]
+    [InlineData(2816)]
+    public void Q8_0_vector_quantization_equals_the_scalar_definition(int columns)
+    {
+        foreach (var x in Rows(columns))
+        {
+            var fast = new byte[columns / 32 * ActivationQuantizer.Q8_0Bytes];
+            var reference = new byte[fast.Length];
+            fixed (float* px = x) fixed (byte* pf = fast) fixed (byte* pr = reference)
+            {
+                ActivationQuantizer.QuantizeQ8_0(px, columns, pf);
+                ActivationQuantizer.QuantizeQ8_0(px, columns, pr, vectors: false);
+            }
+            Assert.Equal(reference, fast);
+        }
+    }
+
+    [Theory]
+    [InlineData(256)]
+    [InlineData(1024)]
+    [InlineData(2816)]
+    public void Q8_K_vector_quantization_equals_the_scalar_definition(int columns)
+    {
+        foreach (var x in Rows(columns))
+        {
+            var fast = new byte[columns / 256 * ActivationQuantizer.Q8_KBytes];
+            var reference = new byte[fast.Length];
+            fixed (float* px = x) fixed (byte* pf = fast) fixed (byte* pr = reference)
+            {
+                ActivationQuantizer.QuantizeQ8_K(px, columns, pf);
+                ActivationQuantizer.QuantizeQ8_K(px, columns, pr, vectors: false);
+            }
+            Assert.Equal(reference, fast);
+        }
+    }
+
+    [Theory]
+    [InlineData(32)]
+    [InlineData(256)]
+    [InlineData(288)]
+    [InlineData(1024)]
+    [InlineData(2816)]
+    public void Grouped_layout_equals_the_scalar_definition(int columns)
+    {
+        int nb = columns / 32;
+        foreach (var type in new[] { Hunch.Gguf.GgmlType.Q8_0, Hunch.Gguf.GgmlType.Q4_0 })
+        foreach (var x in Rows(columns))
+        {
+            var q = new byte[nb * ActivationQuantizer.Q8_0Bytes];
+            var fast = new byte[BlockGroups.ArrangedBytes(nb)];
+            var reference = new byte[fast.Length];
+            fixed (float* px = x) fixed (byte* pq = q) fixed (byte* pf = fast) fixed (byte* pr = reference)
+            {
+                ActivationQuantizer.QuantizeQ8_0(px, columns, pq);
+                BlockGroups.Arrange(type, pq, nb, pf);
+                BlockGroups.Arrange(type, pq, nb, pr, vectors: false);
+            }
+            Assert.Equal(reference, fast);
+        }
+    }
+}
