@@ -53,6 +53,16 @@ internal sealed class AcceptanceEstimator
         _weight = 1;
     }
 
+    /// <summary>Keeps every observation at <paramref name="keep"/> (0..1) of its weight: 0 forgets everything,
+    /// 1 keeps all; the estimates then lean more on the prior until new observations arrive.</summary>
+    public void Fade(double keep)
+    {
+        if (keep <= 0) { Reset(); return; }
+        double f = Math.Min(keep, 1);
+        for (int i = 0; i < _hits.Length; i++) { _hits[i] *= f; _trials[i] *= f; }
+        for (int r = 0; r < _ranks; r++) { _rankHits[r] *= f; _rankTrials[r] *= f; }
+    }
+
     /// <summary>Records one node at <paramref name="depth"/> (1 = child of the root) and <paramref name="rank"/>:
     /// <paramref name="accepted"/> is 1/0 for a greedy label, or the target probability of the node's token.</summary>
     public void Record(int depth, int rank, double accepted)

@@ -26,6 +26,9 @@ internal sealed class StepCostModel
 
     public ForwardCostCurve Curve => _curve;
 
+    /// <summary>Predicted milliseconds of the forward alone over <paramref name="rows"/> rows, at the current load.</summary>
+    public double ForwardMs(int rows) => _scale * _curve.Cost(rows);
+
     /// <summary>Predicted step milliseconds with <paramref name="draftNodes"/> nodes besides the root.</summary>
     public double StepCost(int draftNodes) => _scale * _curve.Cost(1 + draftNodes) + _perRowMs * (1 + draftNodes);
 

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Numerics;
 using Hunch.Models;
 using Hunch.Sampling;
 using Hunch.Speculative.Lookahead;
@@ -22,17 +24,25 @@ namespace Hunch.Speculative.Auto;
 /// agreed, contested or alone (no other source proposes anything there), and each key learns its own estimate.
 /// Every source keeps learning: after the step each one observes the prefix of its own tree that was merged, with
 /// the target's logits of those rows (copied into a private batch when its indices differ from the merged tree's).
+/// A source that does not pay for itself is switched off (<see cref="SourceGate"/>): each step auto measures the
+/// source's own time and the forward time of the rows only it proposed, and prices the accepted tokens only it
+/// proposed at the current milliseconds per token; a source whose unique tokens do not buy back its time stops
+/// running and is probed again later. What auto learned (acceptance estimates, calibration, which sources pay)
+/// carries over to the next request at reduced weight instead of starting cold: one drafter serves one model in
+/// one process, and the last request is a better prior than none.
 /// </summary>
 internal sealed class AutoDrafter : IDrafter
 {
     const int DepthBins = 12;
     const int Ranks = 8;
     const int SourceNodes = 32;        // most nodes asked of each source
-    const int MinAsked = 12;           // fewest nodes asked of each source when the cost model sizes the tree
+    const int MinAsked = 6;            // fewest nodes asked of each source when the cost model sizes the tree
     const int Alone = 0, Agreed = 1, Contested = 2, States = 3;
     const int CalibrationBins = 10;
     const double CalibrationWeight = 4;  // pseudo-observations behind "the values are right" in each bin
     const double CalibrationDecay = 0.995;
+    const double CarryOver = 0.5;        // weight of the previous requests' observations when a request begins
+    const double TokenCostAlpha = 0.05;  // EWMA weight of one step in the milliseconds per committed token
 
     readonly IDrafter[] _sources;
     readonly Source[] _state;
@@ -54,9 +64,12 @@ internal sealed class AutoDrafter : IDrafter
     readonly double[] _calHits = new double[CalibrationBins], _calPredicted = new double[CalibrationBins];
     int[] _kBefore = new int[64];
     int[] _mergedPath = new int[64];
+    int[] _mergedUnion = new int[64];    // merged tree node -> node of the union of all sources' proposals
     int _primary = -1;
     int _rootPosition;
     int _steps, _offSteps;
+    long _stepStart;
+    double _msPerToken = -1;
 
     sealed class Source(IDrafter drafter, double[] prior)
     {
@@ -71,6 +84,9 @@ internal sealed class AutoDrafter : IDrafter
         public int[] Path = new int[64];
         public int Taken, Kept_;
         public long AcceptedTokens, DraftedTokens;
+        public readonly SourceGate Gate = new();
+        public long StepTicks;       // this step's time in the source (propose, observe, copied rows)
+        public int UniqueAccepted, UniqueRows;
     }
 
     /// <summary>Creates auto over <paramref name="sources"/> (owned: disposed with this drafter).</summary>
@@ -130,17 +146,23 @@ internal sealed class AutoDrafter : IDrafter
     internal (string Name, long Drafted, long Accepted)[] SourceStats =>
         [.. _state.Select(s => (s.Drafter.Name, s.DraftedTokens, s.AcceptedTokens))];
 
+    /// <summary>Per source: whether it runs now and how often it has been switched off (this drafter's lifetime).</summary>
+    internal (string Name, bool On, int SwitchedOff)[] Gates =>
+        [.. _state.Select(s => (s.Drafter.Name, s.Gate.On, s.Gate.SwitchedOff))];
+
+    /// <summary>Smoothed milliseconds per committed token (negative before the first step).</summary>
+    internal double MsPerToken => _msPerToken;
+
     public void Begin(ReadOnlySpan<int> prompt, SamplingOptions sampling)
     {
         _labels.Configure(sampling);
         _steps = _offSteps = 0;
-        _asked = SourceNodes;
-        Array.Clear(_calHits);
-        Array.Clear(_calPredicted);
+        // _asked carries over: the last request's tree size is the best guess for this one.
+        for (int b = 0; b < CalibrationBins; b++) { _calHits[b] *= CarryOver; _calPredicted[b] *= CarryOver; }
         foreach (var s in _state)
         {
             s.Drafter.Begin(prompt, sampling);
-            s.Estimator.Reset();
+            s.Estimator.Fade(CarryOver);
             s.AcceptedTokens = s.DraftedTokens = 0;
         }
     }
@@ -153,6 +175,7 @@ internal sealed class AutoDrafter : IDrafter
 
     public void Propose(in DraftContext context, DraftTree tree)
     {
+        _stepStart = Stopwatch.GetTimestamp();
         _cost?.ProposeStarted();
         _cache = context.TargetCache;
         _rootPosition = context.Tokens.Length - 1;
@@ -163,7 +186,13 @@ internal sealed class AutoDrafter : IDrafter
         {
             s.Proposal.Reset(root);
             s.Taken = s.Kept_ = 0;
-            if (cap > 0 && context.MaxDepth > 0) s.Drafter.Propose(sub, s.Proposal);
+            s.StepTicks = 0;
+            if (cap > 0 && context.MaxDepth > 0 && s.Gate.On)
+            {
+                long t = Stopwatch.GetTimestamp();
+                s.Drafter.Propose(sub, s.Proposal);
+                s.StepTicks = Stopwatch.GetTimestamp() - t;
+            }
         }
         Unite(root);
         for (int k = 0; k < _state.Length; k++) ValueProposal(k);
@@ -182,7 +211,7 @@ internal sealed class AutoDrafter : IDrafter
             Build(tree);
             // Drafting and valuing candidates far beyond what the cost model keeps is wasted time: ask the sources
             // for about twice the last kept count (the headroom lets the tree grow back when text gets predictable).
-            if (_cost is not null) _asked = Math.Clamp(2 * Math.Min(wanted, n) + 8, MinAsked, SourceNodes);
+            if (_cost is not null) _asked = Math.Clamp(2 * Math.Min(wanted, n) + 4, MinAsked, SourceNodes);
         }
         else foreach (var s in _state) s.Kept.Reset(root);
         _steps++;
@@ -363,11 +392,17 @@ internal sealed class AutoDrafter : IDrafter
         }
     }
 
-    static void AddKept(Source s, DraftTree tree)
+    void AddKept(Source s, DraftTree tree)
     {
         s.Map[0] = 0;
+        _mergedUnion[0] = 0;
         for (int i = 1; i <= s.Kept_; i++)
-            s.Map[i] = tree.Add(s.Proposal.Tokens[i], s.Map[s.Proposal.Parents[i]]);
+        {
+            int t = tree.Add(s.Proposal.Tokens[i], s.Map[s.Proposal.Parents[i]]);
+            s.Map[i] = t;
+            if (_mergedUnion.Length <= t) Array.Resize(ref _mergedUnion, t * 2 + 2);
+            _mergedUnion[t] = s.Union[i];
+        }
         s.DraftedTokens += s.Kept_;
     }
 
@@ -380,6 +415,8 @@ internal sealed class AutoDrafter : IDrafter
         for (int k = 0; k < _state.Length; k++)
         {
             var s = _state[k];
+            if (!s.Gate.On) continue;
+            long t0 = Stopwatch.GetTimestamp();
             // Label every proposed node whose parent was scored: kept nodes and the first unkept children.
             var parents = s.Proposal.Parents;
             var depths = s.Proposal.Depths;
@@ -410,8 +447,47 @@ internal sealed class AutoDrafter : IDrafter
 
             if (k == _primary || s.Kept_ == 0) s.Drafter.Observe(s.Kept, batch, s.Path.AsSpan(0, len), extraToken);
             else s.Drafter.Observe(s.Kept, CopyRows(s, batch), s.Path.AsSpan(0, len), extraToken);
+            s.StepTicks += Stopwatch.GetTimestamp() - t0;
         }
         _cost?.ObserveEnded(start);
+        UpdateGates(n, acceptedPath);
+    }
+
+    // Prices each running source's step (SourceGate) and switches at most one non-paying source off per step.
+    void UpdateGates(int n, ReadOnlySpan<int> acceptedPath)
+    {
+        double stepMs = Stopwatch.GetElapsedTime(_stepStart).TotalMilliseconds;
+        double perToken = stepMs / Math.Max(1, acceptedPath.Length);
+        _msPerToken = _msPerToken < 0 ? perToken : _msPerToken + TokenCostAlpha * (perToken - _msPerToken);
+        int running = 0;
+        foreach (var s in _state) { s.UniqueAccepted = s.UniqueRows = 0; if (s.Gate.On) running++; }
+        // Tokens and rows only one source proposed: their union node has a single proposer.
+        for (int j = 1; j < acceptedPath.Length; j++)
+        {
+            int t = acceptedPath[j];
+            if ((uint)t >= (uint)n || (uint)t >= (uint)_mergedUnion.Length) break;
+            int mask = _unionMask[_mergedUnion[t]];
+            if (BitOperations.IsPow2(mask)) _state[BitOperations.TrailingZeroCount(mask)].UniqueAccepted++;
+        }
+        for (int t = 1; t < n && t < _mergedUnion.Length; t++)
+        {
+            int mask = _unionMask[_mergedUnion[t]];
+            if (BitOperations.IsPow2(mask)) _state[BitOperations.TrailingZeroCount(mask)].UniqueRows++;
+        }
+        double toMs = 1000.0 / Stopwatch.Frequency;
+        double forwardMs = _cost?.ForwardMs(n) ?? 0;
+        int worst = -1;
+        for (int k = 0; k < _state.Length; k++)
+        {
+            var s = _state[k];
+            if (!s.Gate.On) continue;
+            double rowsMs = _cost is null || s.UniqueRows == 0 ? 0 : forwardMs - _cost.ForwardMs(n - s.UniqueRows);
+            s.Gate.Record(s.UniqueAccepted * _msPerToken, s.StepTicks * toMs + rowsMs);
+            if (s.Gate.Due && s.Gate.Net < 0 && (worst < 0 || s.Gate.Net < _state[worst].Gate.Net)) worst = k;
+        }
+        foreach (var s in _state) if (!s.Gate.On) s.Gate.TickOff();
+        if (worst >= 0 && running > 1) _state[worst].Gate.SwitchOff();
+        foreach (var s in _state) if (s.Gate.Due) s.Gate.Keep();
     }
 
     // A private batch whose row i holds the logits of the source's kept node i.
