@@ -242,6 +242,35 @@ internal static unsafe class BlockGroups
         return Fma.MultiplyAdd(ws * Vector256.Load((float*)(a + 288)), Avx.ConvertToVector256Single(s), acc);
     }
 
+    /// <summary>One group of eight weight blocks at <paramref name="wg"/> ready for <see cref="Token{TW}"/>: the
+    /// transposed vectors, their absolute values where the sign trick needs them, and the eight scales. With fewer
+    /// than eight blocks <paramref name="left"/> in the row, the group is read through <paramref name="tail"/> (8 × 34
+    /// bytes) with the missing blocks zero (scale 0, quants 0): adding 0·0 leaves an accumulator lane unchanged bit
+    /// for bit (it is never −0), so this equals skipping them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void LoadGroup<TW>(byte* wg, int left, byte* tail,
+        out Vector256<byte> v0, out Vector256<byte> v1, out Vector256<byte> v2, out Vector256<byte> v3,
+        out Vector256<byte> v4, out Vector256<byte> v5, out Vector256<byte> v6, out Vector256<byte> v7,
+        out Vector256<byte> a0, out Vector256<byte> a1, out Vector256<byte> a2, out Vector256<byte> a3,
+        out Vector256<byte> a4, out Vector256<byte> a5, out Vector256<byte> a6, out Vector256<byte> a7,
+        out Vector256<float> ws) where TW : struct, IWeights
+    {
+        if (left < 8)
+        {
+            new Span<byte>(tail, 8 * TW.Bytes).Clear();
+            Buffer.MemoryCopy(wg, tail, 8 * TW.Bytes, left * TW.Bytes);
+            wg = tail;
+        }
+        TW.Load(wg, out v0, out v1, out v2, out v3, out v4, out v5, out v6, out v7);
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = default;
+        if (TW.NeedsAbs)
+        {
+            a0 = Avx2.Abs(v0.AsSByte()); a1 = Avx2.Abs(v1.AsSByte()); a2 = Avx2.Abs(v2.AsSByte()); a3 = Avx2.Abs(v3.AsSByte());
+            a4 = Avx2.Abs(v4.AsSByte()); a5 = Avx2.Abs(v5.AsSByte()); a6 = Avx2.Abs(v6.AsSByte()); a7 = Avx2.Abs(v7.AsSByte());
+        }
+        ws = Scales<TW>(wg);
+    }
+
     /// <summary>Rows of weights per block of <see cref="Multiply"/> and activation rows per tile: the tile's slice of
     /// one group (16 × 320 bytes) stays in L1 while the block's rows pass over it.</summary>
     const int RowBlock = 8, TokenTile = 16;
@@ -277,21 +306,9 @@ internal static unsafe class BlockGroups
                     int left = nb - 8 * g;
                     for (int r = 0; r < nr; r++)
                     {
-                        byte* wg = w + (rb + r) * rowBytes + (long)g * 8 * TW.Bytes;
-                        if (left < 8)
-                        {
-                            new Span<byte>(tail, 8 * TW.Bytes).Clear();
-                            Buffer.MemoryCopy(wg, tail, 8 * TW.Bytes, left * TW.Bytes);
-                            wg = tail;
-                        }
-                        TW.Load(wg, out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7);
-                        Vector256<byte> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-                        if (TW.NeedsAbs)
-                        {
-                            a0 = Avx2.Abs(v0.AsSByte()); a1 = Avx2.Abs(v1.AsSByte()); a2 = Avx2.Abs(v2.AsSByte()); a3 = Avx2.Abs(v3.AsSByte());
-                            a4 = Avx2.Abs(v4.AsSByte()); a5 = Avx2.Abs(v5.AsSByte()); a6 = Avx2.Abs(v6.AsSByte()); a7 = Avx2.Abs(v7.AsSByte());
-                        }
-                        var ws = Scales<TW>(wg);
+                        LoadGroup<TW>(w + (rb + r) * rowBytes + (long)g * 8 * TW.Bytes, left, tail,
+                            out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7,
+                            out var a0, out var a1, out var a2, out var a3, out var a4, out var a5, out var a6, out var a7, out var ws);
                         Vector256<float>* ar = acc + r * TokenTile;
                         byte* a = ag;
                         for (int t = 0; t < nt; t++, a += stride)
@@ -317,24 +334,9 @@ internal static unsafe class BlockGroups
         byte* tail = stackalloc byte[8 * 34];
         for (int g = 0; g < groups; g++)
         {
-            byte* wg = w + (long)g * 8 * TW.Bytes;
-            int left = nb - 8 * g;
-            if (left < 8)
-            {
-                // Last, partial group: the missing blocks read as zero (scale 0, quants 0); adding 0·0 leaves an
-                // accumulator lane unchanged bit for bit (it is never −0), so this equals skipping them.
-                new Span<byte>(tail, 8 * TW.Bytes).Clear();
-                Buffer.MemoryCopy(wg, tail, 8 * TW.Bytes, left * TW.Bytes);
-                wg = tail;
-            }
-            TW.Load(wg, out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7);
-            Vector256<byte> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-            if (TW.NeedsAbs)
-            {
-                a0 = Avx2.Abs(v0.AsSByte()); a1 = Avx2.Abs(v1.AsSByte()); a2 = Avx2.Abs(v2.AsSByte()); a3 = Avx2.Abs(v3.AsSByte());
-                a4 = Avx2.Abs(v4.AsSByte()); a5 = Avx2.Abs(v5.AsSByte()); a6 = Avx2.Abs(v6.AsSByte()); a7 = Avx2.Abs(v7.AsSByte());
-            }
-            var ws = Scales<TW>(wg);
+            LoadGroup<TW>(w + (long)g * 8 * TW.Bytes, nb - 8 * g, tail,
+                out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7,
+                out var a0, out var a1, out var a2, out var a3, out var a4, out var a5, out var a6, out var a7, out var ws);
             byte* a = act + (long)g * GroupBytes;
             if (tokens == 1)
             {
