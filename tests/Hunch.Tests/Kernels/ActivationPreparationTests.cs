@@ -40,39 +40,33 @@ public unsafe class ActivationPreparationTests
     }
 
     [Theory]
-    [InlineData(32)]
-    [InlineData(256)]
-    [InlineData(1024)]
-    [InlineData(2816)]
-    public void Q8_0_vector_quantization_equals_the_scalar_definition(int columns)
+    [InlineData(Hunch.Gguf.GgmlType.Q8_0, 32)]
+    [InlineData(Hunch.Gguf.GgmlType.Q8_0, 256)]
+    [InlineData(Hunch.Gguf.GgmlType.Q8_0, 1024)]
+    [InlineData(Hunch.Gguf.GgmlType.Q8_0, 2816)]
+    [InlineData(Hunch.Gguf.GgmlType.Q8_K, 256)]
+    [InlineData(Hunch.Gguf.GgmlType.Q8_K, 1024)]
+    [InlineData(Hunch.Gguf.GgmlType.Q8_K, 2816)]
+    public void Vector_quantization_equals_the_scalar_definition(Hunch.Gguf.GgmlType type, int columns)
     {
+        bool q80 = type == Hunch.Gguf.GgmlType.Q8_0;
+        int bytes = q80 ? columns / 32 * ActivationQuantizer.Q8_0Bytes : columns / 256 * ActivationQuantizer.Q8_KBytes;
         foreach (var x in Rows(columns))
         {
-            var fast = new byte[columns / 32 * ActivationQuantizer.Q8_0Bytes];
-            var reference = new byte[fast.Length];
+            var fast = new byte[bytes];
+            var reference = new byte[bytes];
             fixed (float* px = x) fixed (byte* pf = fast) fixed (byte* pr = reference)
             {
-                ActivationQuantizer.QuantizeQ8_0(px, columns, pf);
-                ActivationQuantizer.QuantizeQ8_0(px, columns, pr, vectors: false);
-            }
-            Assert.Equal(reference, fast);
-        }
-    }
-
-    [Theory]
-    [InlineData(256)]
-    [InlineData(1024)]
-    [InlineData(2816)]
-    public void Q8_K_vector_quantization_equals_the_scalar_definition(int columns)
-    {
-        foreach (var x in Rows(columns))
-        {
-            var fast = new byte[columns / 256 * ActivationQuantizer.Q8_KBytes];
-            var reference = new byte[fast.Length];
-            fixed (float* px = x) fixed (byte* pf = fast) fixed (byte* pr = reference)
-            {
-                ActivationQuantizer.QuantizeQ8_K(px, columns, pf);
-                ActivationQuantizer.QuantizeQ8_K(px, columns, pr, vectors: false);
+                if (q80)
+                {
+                    ActivationQuantizer.QuantizeQ8_0(px, columns, pf);
+                    ActivationQuantizer.QuantizeQ8_0(px, columns, pr, vectors: false);
+                }
+                else
+                {
+                    ActivationQuantizer.QuantizeQ8_K(px, columns, pf);
+                    ActivationQuantizer.QuantizeQ8_K(px, columns, pr, vectors: false);
+                }
             }
             Assert.Equal(reference, fast);
         }
