@@ -117,7 +117,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         int chunks = Math.Max(1, Math.Min(w.Rows / 16, _pool.ThreadCount * 8));
         _rowsPerChunk = (w.Rows + chunks - 1) / chunks;
         chunks = (w.Rows + _rowsPerChunk - 1) / _rowsPerChunk;
-        _pool.Run(this, chunks);
+        _pool.Run(this, chunks, (long)w.Rows * w.Columns * tokens);
     }
 
     /// <inheritdoc/>

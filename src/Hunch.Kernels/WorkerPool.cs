@@ -17,6 +17,12 @@ public interface IParallelJob
 /// its chunks (a spinning barrier that waits for every thread, as ggml's does, collapses in that case).
 /// Which thread runs a chunk never changes results: each chunk computes its own outputs in a fixed order.
 /// </summary>
+/// <remarks>
+/// When another process keeps a core busy, sharing every job with the workers is slower than running it on the
+/// caller alone: the runnable threads outnumber the cores, so the caller itself is time-sliced and every job
+/// waits for whichever thread was descheduled. The pool therefore measures both ways (see
+/// <see cref="ParallelModeChooser"/>) and keeps the faster one, re-checking every few thousand jobs.
+/// </remarks>
 public sealed class WorkerPool : IDisposable
 {
     readonly Worker[] _workers;
@@ -49,11 +55,16 @@ public sealed class WorkerPool : IDisposable
     static WorkerPool? s_shared;
 
     readonly Lock _runLock = new();
+    readonly ParallelModeChooser _chooser = new();
 
     /// <summary>Runs <paramref name="chunkCount"/> chunks of <paramref name="job"/> and returns when all are done.
     /// Safe to call from several threads (e.g. two models sharing <see cref="Shared"/>): calls are serialised.
     /// A chunk must not call <see cref="Run"/> on the same pool.</summary>
-    public void Run(IParallelJob job, int chunkCount)
+    /// <param name="job">The work.</param>
+    /// <param name="chunkCount">Number of chunks.</param>
+    /// <param name="sizeHint">A rough measure of the job's work (e.g. multiply-adds), or 0. The pool compares the
+    /// wall time of jobs of similar size when it decides whether its workers help (see the remarks of the type).</param>
+    public void Run(IParallelJob job, int chunkCount, long sizeHint = 0)
     {
         if (chunkCount <= 0) return;
         if (_workers.Length == 0 || chunkCount == 1)
@@ -61,43 +72,49 @@ public sealed class WorkerPool : IDisposable
             for (int i = 0; i < chunkCount; i++) job.Execute(i);
             return;
         }
-        lock (_runLock) RunLocked(job, chunkCount);
+        lock (_runLock) RunLocked(job, chunkCount, sizeHint);
     }
 
-    // Straggler guard: when the caller, having run out of chunks, keeps waiting longer for a worker's chunk than
-    // it spent working (a worker sharing a core with another process and descheduled mid-chunk), the pool runs
-    // the next jobs on the caller alone, then tries its workers again. Stalls count as strikes that only a run of
-    // clean jobs clears (under contention stalls come every few jobs, not every job), and a solo period that ends
-    // in stalls again soon is doubled (up to MaxSoloRuns), so a lasting contention costs a few probes per second,
-    // not per token. Results are the same whichever thread runs a chunk.
-    const int MinSoloRuns = 1024, MaxSoloRuns = 1 << 16, Strikes = 3, CleanRunToForgive = 32, SoonAfterSolo = 256;
+    // Stall strikes: a shared job whose caller, out of chunks, waited longer for a worker than it worked itself (a
+    // worker descheduled mid-chunk). Three of them, not cleared by a run of clean jobs, make the chooser compare the
+    // modes now instead of at its next scheduled trial.
+    const int Strikes = 3, CleanRunToForgive = 32;
     static readonly long s_minWait = System.Diagnostics.Stopwatch.Frequency / 5000; // 200 µs
-    int _solo;
-    int _soloLength = MinSoloRuns;
     int _strikes;
     int _clean;
-    int _sharedSinceSolo = int.MaxValue;
 
-    void RunLocked(IParallelJob job, int chunkCount)
+    /// <summary>Jobs of more than one chunk that ran on the caller alone because the pool measured that faster (see
+    /// the remarks of the type), and those that ran on all threads. A high solo share on an otherwise idle machine
+    /// means another process holds the cores.</summary>
+    public long SoloRuns => _soloRuns;
+
+    /// <inheritdoc cref="SoloRuns"/>
+    public long SharedRuns => _sharedRuns;
+
+    long _soloRuns, _sharedRuns;
+
+    void RunLocked(IParallelJob job, int chunkCount, long sizeHint)
     {
-        if (_solo > 0)
+        int slot = ParallelModeChooser.Slot(chunkCount, sizeHint);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_chooser.NextRunSolo)
         {
-            _solo--;
+            _soloRuns++;
             for (int i = 0; i < chunkCount; i++) job.Execute(i);
-            if (_solo == 0) _sharedSinceSolo = 0;
+            _chooser.Record(slot, System.Diagnostics.Stopwatch.GetTimestamp() - start);
             return;
         }
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        _sharedRuns++;
         RunShared(job, chunkCount, out long worked);
-        long waited = System.Diagnostics.Stopwatch.GetTimestamp() - start - worked;
-        if (_sharedSinceSolo < int.MaxValue) _sharedSinceSolo++;
+        long elapsed = System.Diagnostics.Stopwatch.GetTimestamp() - start;
+        _chooser.Record(slot, elapsed);
+        long waited = elapsed - worked;
         if (waited > worked && waited > s_minWait)
         {
             _clean = 0;
             if (++_strikes >= Strikes)
             {
-                _soloLength = _sharedSinceSolo <= SoonAfterSolo ? Math.Min(MaxSoloRuns, _soloLength * 2) : MinSoloRuns;
-                _solo = _soloLength;
+                _chooser.CompareSoon();
                 _strikes = 0;
             }
         }

@@ -24,18 +24,23 @@ static class SpeedCommand
             double bw = MachineInfo.Bandwidth(t);
             double roof = bw * 1e9 / s.WeightBytes;
             double k1 = s.ForwardMs[0].Ms;
+            var pool = m.Transformer.Pool;
+            double solo = pool.SoloRuns + pool.SharedRuns > 0 ? (double)pool.SoloRuns / (pool.SoloRuns + pool.SharedRuns) : 0;
             if (r.GetValue(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
                 {
                     model = m.Path, threads = t, pp_tok_s = s.PrefillTokS, tg_tok_s = s.DecodeTokS, weight_bytes = s.WeightBytes,
                     bandwidth_gbs = bw, roofline_tok_s = roof, roofline_fraction = s.DecodeTokS / roof,
+                    solo_fraction = solo,
                     forward_ms = s.ForwardMs.ToDictionary(x => x.K.ToString(), x => x.Ms),
                 }));
                 return 0;
             }
             var table = new Table().AddColumns("model", "threads", $"pp{r.GetValue(pp)} tok/s", $"tg{r.GetValue(tg)} tok/s", "weights GB/s", "roofline");
-            table.AddRow(Markup.Escape(Path.GetFileName(m.Path)), t.ToString(), $"{s.PrefillTokS:F1}", $"{s.DecodeTokS:F1}",
+                        // With several threads, the share of jobs the pool ran on one thread because that measured faster.
+            string threadCell = t > 1 ? $"{t} ({solo * 100:F0}% solo)" : "1";
+            table.AddRow(Markup.Escape(Path.GetFileName(m.Path)), threadCell, $"{s.PrefillTokS:F1}", $"{s.DecodeTokS:F1}",
                 $"{s.DecodeTokS * s.WeightBytes / 1e9:F1}", $"{s.DecodeTokS / roof * 100:F0}% of {roof:F0} tok/s ({bw:F1} GB/s)");
             AnsiConsole.Write(table);
             var curve = new Table().AddColumns("k rows", "forward ms", "x k=1");

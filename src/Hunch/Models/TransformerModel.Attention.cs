@@ -47,7 +47,9 @@ public sealed unsafe partial class TransformerModel
         public void Run(int layer, int rows)
         {
             _layer = layer;
-            model.Pool.Run(this, rows * model.Config.HeadCount);
+            // Size hint: query rows x heads x keys of the first row (rows of one batch see similar key counts).
+            long keys = _batch.Caches[0].Length + rows;
+            model.Pool.Run(this, rows * model.Config.HeadCount, keys * rows * model.Config.HeadCount * model.Config.HeadDim);
         }
 
         public void Execute(int chunk)
