@@ -27,7 +27,7 @@ internal sealed class ParallelModeChooser
 
     // The other mode must be this much faster to be adopted: switching has costs the windows do not see (workers
     // waking or spinning down), and a tie should not flip-flop.
-    const double SwitchMargin = 0.95;
+    const double SwitchMargin = 0.9;
 
     // The first jobs of a window still see the previous mode's threads (sleeping workers waking up, or spinning
     // down); they are left out of the comparison.

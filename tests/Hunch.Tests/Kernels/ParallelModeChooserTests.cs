@@ -55,7 +55,7 @@ public class ParallelModeChooserTests
     {
         var chooser = new ParallelModeChooser();
         int next = 0;
-        Drive(chooser, 20_000, sharedFactor: 1.0, soloFactor: 0.97, ref next);
+        Drive(chooser, 20_000, sharedFactor: 1.0, soloFactor: 0.93, ref next);
         Assert.False(chooser.Solo);
         Assert.Equal(0, chooser.Switches);
     }
