@@ -38,7 +38,7 @@ public static unsafe partial class RowKernels
                 Buffer.MemoryCopy(x, destination, columns * 4L, columns * 4L);
                 return;
             case GgmlType.F16:
-                for (int i = 0; i < columns; i++) ((ushort*)destination)[i] = Numerics.FloatToHalf(x[i]);
+                Quant.Fp16.FromFloats(x, columns, (ushort*)destination);
                 return;
             case GgmlType.BF16:
                 for (int i = 0; i < columns; i++) ((ushort*)destination)[i] = Numerics.FloatToBFloat16(x[i]);

@@ -51,11 +51,8 @@ public static unsafe partial class RowKernels
                 Buffer.MemoryCopy(x, destination, columns * 4L, columns * 4L);
                 return;
             case GgmlType.F16:
-                {
-                    var d = (ushort*)destination;
-                    for (int i = 0; i < columns; i++) d[i] = Numerics.FloatToHalf(x[i]);
-                    return;
-                }
+                Quant.Fp16.FromFloats(x, columns, (ushort*)destination);
+                return;
             case GgmlType.BF16:
                 {
                     var d = (ushort*)destination;

@@ -39,24 +39,38 @@ static unsafe class HalfTiled
     /// <summary>y[t * rowStride + r] for rows r0..r1 of the weights and <paramref name="tokens"/> widened activation rows.</summary>
     public static void Multiply(bool bf16, byte* weights, long rowBytes, int r0, int r1, float* x, long xStride, int tokens, int columns, float* y, int rowStride)
     {
-        // Beyond one tile, a weight row is widened to floats once (into this thread's scratch row, L1-resident) and
-        // every tile reads the floats, so the conversion is paid once per row instead of once per tile.
-        float* wide = tokens > Tile ? ScratchRow(columns) : null;
-        for (int r = r0; r < r1; r++)
+        if (tokens <= Tile)
         {
-            var w = (ushort*)(weights + r * rowBytes);
-            if (wide is not null) Widen(bf16, w, columns, wide);
+            for (int r = r0; r < r1; r++)
+            {
+                var w = (ushort*)(weights + r * rowBytes);
+                if (bf16) Rows<BFloat16Piece>(w, x, xStride, tokens, columns, y + r, rowStride);
+                else Rows<HalfPiece>(w, x, xStride, tokens, columns, y + r, rowStride);
+            }
+            return;
+        }
+        // Beyond one tile, a block of weight rows is widened to floats once (into this thread's scratch, L1-resident)
+        // and each tile of activation rows passes over the whole block while it is in L1: the conversion is paid once
+        // per row, and the activations are read from L2 once per block instead of once per row.
+        long stride = (columns + 15) / 16 * 16 + 16;   // floats; the extra 64 bytes keep the rows off the same L1 sets
+        float* wide = ScratchRow((int)(RowBlock * stride));
+        for (int rb = r0; rb < r1; rb += RowBlock)
+        {
+            int nr = Math.Min(RowBlock, r1 - rb);
+            for (int r = 0; r < nr; r++) Widen(bf16, (ushort*)(weights + (rb + r) * rowBytes), columns, wide + r * stride);
             for (int t0 = 0; t0 < tokens; t0 += Tile)
             {
                 int n = Math.Min(Tile, tokens - t0);
                 float* xt = x + t0 * xStride;
-                float* yt = y + (long)t0 * rowStride + r;
-                if (wide is not null) Rows<FloatPiece>(wide, xt, xStride, n, columns, yt, rowStride);
-                else if (bf16) Rows<BFloat16Piece>(w, xt, xStride, n, columns, yt, rowStride);
-                else Rows<HalfPiece>(w, xt, xStride, n, columns, yt, rowStride);
+                for (int r = 0; r < nr; r++)
+                    Rows<FloatPiece>(wide + r * stride, xt, xStride, n, columns, y + (long)t0 * rowStride + rb + r, rowStride);
             }
         }
     }
+
+    /// <summary>Weight rows widened together for batches beyond one tile (4 rows of 1024-2816 floats plus one tile's
+    /// activations fit L1).</summary>
+    const int RowBlock = 4;
 
     [ThreadStatic] static float* t_scratch;
     [ThreadStatic] static int t_scratchLength;

@@ -96,4 +96,43 @@ public unsafe class ActivationPreparationTests
             Assert.Equal(reference, fast);
         }
     }
+
+    /// <summary>Float-to-half rounding of rows (F16 weights see activations rounded to 16 bits): every 4099th float
+    /// bit pattern (about a million, all exponents, both signs, NaN and infinities among them), the half range's
+    /// boundaries, and exact ties between two halves, in rows whose lengths leave a scalar tail.</summary>
+    [Fact]
+    public void Float_to_half_rows_equal_the_scalar_conversion_bit_for_bit()
+    {
+        var values = new List<float>();
+        for (long b = 0; b <= uint.MaxValue; b += 4099) values.Add(BitConverter.UInt32BitsToSingle((uint)b));
+        foreach (float f in new[] { 65504f, 65519.99f, 65520f, 65536f, 6.1035156e-05f, 6.1035152e-05f, 5.9604645e-08f,
+                     2.9802322e-08f, 2.9802326e-08f, 1e-45f, 0f, -0f, float.Epsilon, float.MaxValue, float.NaN })
+        {
+            values.Add(f);
+            values.Add(-f);
+        }
+        // Ties: halfway between consecutive halves (normal and subnormal), both parities.
+        for (uint h = 0; h < 0x7BFF; h += 37)
+        {
+            float lo = (float)BitConverter.UInt16BitsToHalf((ushort)h), hi = (float)BitConverter.UInt16BitsToHalf((ushort)(h + 1));
+            values.Add((float)(((double)lo + hi) / 2));
+        }
+        var x = values.ToArray();
+        var vector = new ushort[x.Length];
+        var scalar = new ushort[x.Length];
+        // An odd split so that both the vector body and the scalar tail see every kind of value.
+        foreach (int length in new[] { x.Length, 13 })
+            fixed (float* px = x)
+            fixed (ushort* pv = vector, ps = scalar)
+            {
+                for (int start = 0; start + length <= x.Length; start += length)
+                {
+                    Fp16.FromFloats(px + start, length, pv + start);
+                    Fp16.FromFloats(px + start, length, ps + start, vectors: false);
+                }
+                for (int i = 0; i < x.Length - x.Length % length; i++)
+                    if (vector[i] != scalar[i])
+                        Assert.Fail($"{x[i]:R} (0x{BitConverter.SingleToUInt32Bits(x[i]):X8}): vector 0x{vector[i]:X4}, scalar 0x{scalar[i]:X4}");
+            }
+    }
 }
