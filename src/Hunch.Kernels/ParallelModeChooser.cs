@@ -98,24 +98,20 @@ internal sealed class ParallelModeChooser
                 }
                 break;
             case Phase.Baseline:
+            case Phase.Trial:
+                bool trial = _phase == Phase.Trial;
                 if (_jobs >= SettleJobs)
                 {
-                    _baseTicks[slot] += ticks;
-                    _baseCount[slot]++;
+                    (trial ? _trialTicks : _baseTicks)[slot] += ticks;
+                    (trial ? _trialCount : _baseCount)[slot]++;
                 }
-                if (++_jobs >= Window)
+                if (++_jobs < Window) break;
+                if (trial) Decide();
+                else
                 {
                     _phase = Phase.Trial;
                     _jobs = 0;
                 }
-                break;
-            case Phase.Trial:
-                if (_jobs >= SettleJobs)
-                {
-                    _trialTicks[slot] += ticks;
-                    _trialCount[slot]++;
-                }
-                if (++_jobs >= Window) Decide();
                 break;
         }
     }

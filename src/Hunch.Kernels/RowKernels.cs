@@ -45,24 +45,11 @@ public static unsafe partial class RowKernels
     /// <summary>Converts one float activation row into the encoding the weight type's dot product uses.</summary>
     public static void PrepareActivation(GgmlType weightType, float* x, int columns, byte* destination)
     {
-        switch (ActivationType(weightType))
-        {
-            case GgmlType.F32:
-                Buffer.MemoryCopy(x, destination, columns * 4L, columns * 4L);
-                return;
-            case GgmlType.F16:
-                Quant.Fp16.FromFloats(x, columns, (ushort*)destination);
-                return;
-            case GgmlType.BF16:
-                {
-                    var d = (ushort*)destination;
-                    for (int i = 0; i < columns; i++) d[i] = Numerics.FloatToBFloat16(x[i]);
-                    return;
-                }
-            default:
-                QuantizeActivation(ActivationType(weightType), x, columns, destination);
-                return;
-        }
+        // Float encodings are the plain row conversions (the same bits weights get); quantized activations use
+        // the activation quantizers.
+        var type = ActivationType(weightType);
+        if (type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) QuantizeRow(type, x, destination, columns);
+        else QuantizeActivation(type, x, columns, destination);
     }
 
     /// <summary>Dot product of one weight row with one prepared activation row.</summary>

@@ -38,7 +38,7 @@ static class SpeedCommand
                 return 0;
             }
             var table = new Table().AddColumns("model", "threads", $"pp{r.GetValue(pp)} tok/s", $"tg{r.GetValue(tg)} tok/s", "weights GB/s", "roofline");
-                        // With several threads, the share of jobs the pool ran on one thread because that measured faster.
+            // With several threads, the share of jobs the pool ran on one thread because that measured faster.
             string threadCell = t > 1 ? $"{t} ({solo * 100:F0}% solo)" : "1";
             table.AddRow(Markup.Escape(Path.GetFileName(m.Path)), threadCell, $"{s.PrefillTokS:F1}", $"{s.DecodeTokS:F1}",
                 $"{s.DecodeTokS * s.WeightBytes / 1e9:F1}", $"{s.DecodeTokS / roof * 100:F0}% of {roof:F0} tok/s ({bw:F1} GB/s)");

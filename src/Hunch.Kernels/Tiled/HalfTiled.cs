@@ -53,7 +53,7 @@ static unsafe class HalfTiled
         // and each tile of activation rows passes over the whole block while it is in L1: the conversion is paid once
         // per row, and the activations are read from L2 once per block instead of once per row.
         long stride = (columns + 15) / 16 * 16 + 16;   // floats; the extra 64 bytes keep the rows off the same L1 sets
-        float* wide = ScratchRow((int)(RowBlock * stride));
+        float* wide = Scratch((int)(RowBlock * stride));
         for (int rb = r0; rb < r1; rb += RowBlock)
         {
             int nr = Math.Min(RowBlock, r1 - rb);
@@ -80,15 +80,15 @@ static unsafe class HalfTiled
     [ThreadStatic] static float* t_scratch;
     [ThreadStatic] static int t_scratchLength;
 
-    /// <summary>This thread's scratch row of at least <paramref name="columns"/> floats (grown, never shrunk: the
+    /// <summary>This thread's scratch of at least <paramref name="floats"/> floats (grown, never shrunk: the
     /// pool's threads live as long as the process, and after warm-up no call allocates).</summary>
-    static float* ScratchRow(int columns)
+    static float* Scratch(int floats)
     {
-        if (t_scratchLength < columns)
+        if (t_scratchLength < floats)
         {
             if (t_scratch is not null) System.Runtime.InteropServices.NativeMemory.AlignedFree(t_scratch);
-            t_scratch = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)columns * 4, 64);
-            t_scratchLength = columns;
+            t_scratch = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)floats * 4, 64);
+            t_scratchLength = floats;
         }
         return t_scratch;
     }
