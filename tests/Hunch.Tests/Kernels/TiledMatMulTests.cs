@@ -15,6 +15,9 @@ public unsafe class TiledMatMulTests
     [InlineData(GgmlType.F32, 1000, 2)]
     [InlineData(GgmlType.F32, 4096 + 32 + 8 + 3, 2)]
     [InlineData(GgmlType.F32, 7, 1)]
+    [InlineData(GgmlType.F32, 704, 1)]
+    [InlineData(GgmlType.F32, 16 + 8 + 1, 1)]
+    [InlineData(GgmlType.F32, 48, 2)]
     [InlineData(GgmlType.Q8_0, 1024, 2)]
     public void BatchedOutputsEqualSingleTokenDots(GgmlType type, int columns, int threads)
     {
@@ -35,7 +38,7 @@ public unsafe class TiledMatMulTests
             using var mm = new MatMul(pool);
             fixed (float* px = x) fixed (float* py = y) fixed (byte* pa = act)
             {
-                foreach (int k in new[] { 2, 3, 5, 8, 9, 10, 13, 16, 17, tokens })
+                foreach (int k in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 16, 17, tokens })
                 {
                     Array.Clear(y);
                     mm.Multiply(w, px, k, py);
