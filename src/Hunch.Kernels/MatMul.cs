@@ -195,15 +195,8 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
             Tiled.HalfTiled.Multiply(type == GgmlType.BF16, _w.Data, _w.RowBytes, r0, r1, _wideBuffer, _wideStride, _tokens, cols, _y, rows);
             return;
         }
-        // With 512-bit vectors one register-tiled kernel serves every batch size, one token included (4 weight
-        // rows share each activation load). Otherwise, measured: below about eight tokens the plain row-by-row
-        // loop is as fast (its weight row streams contiguously and stays in L1 for the few tokens) and the
-        // 256-bit tiled kernel pays off on larger batches. All three give the same bits.
-        if (type == GgmlType.F32 && Tiled.F32Wide.IsSupported)
-        {
-            Tiled.F32Wide.Multiply(_w.Data, _w.RowBytes, r0, r1, (float*)_actBuffer, _actRowBytes / 4, _tokens, cols, _y, rows);
-            return;
-        }
+        // Measured: below about eight tokens the plain row-by-row loop is as fast (its weight row streams
+        // contiguously and stays in L1 for the few tokens); the tiled kernel pays off on larger batches.
         if (type == GgmlType.F32 && _tokens >= 8)
         {
             Tiled.F32Tiled.Multiply(_w.Data, _w.RowBytes, r0, r1, (float*)_actBuffer, _actRowBytes / 4, _tokens, cols, _y, rows);

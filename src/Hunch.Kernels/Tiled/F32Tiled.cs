@@ -66,7 +66,7 @@ internal static unsafe class F32Tiled
 
     /// <summary>The tail of <see cref="RowKernels.DotF32"/> from column <paramref name="i"/> on.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Finish(float* a, float* b, int n, int i, Vector256<float> acc0, Vector256<float> acc1, Vector256<float> acc2, Vector256<float> acc3)
+    static float Finish(float* a, float* b, int n, int i, Vector256<float> acc0, Vector256<float> acc1, Vector256<float> acc2, Vector256<float> acc3)
     {
         for (; i + 8 <= n; i += 8)
             acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc0);
