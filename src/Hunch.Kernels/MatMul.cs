@@ -195,9 +195,9 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
             Tiled.HalfTiled.Multiply(type == GgmlType.BF16, _w.Data, _w.RowBytes, r0, r1, _wideBuffer, _wideStride, _tokens, cols, _y, rows);
             return;
         }
-        // Measured: below about eight tokens the plain row-by-row loop is as fast (its weight row streams
-        // contiguously and stays in L1 for the few tokens); the tiled kernel pays off on larger batches.
-        if (type == GgmlType.F32 && _tokens >= 8)
+        // A single token keeps the row loop (memory-bound; pairing rows measured slower); batches take the
+        // register-tiled kernel, which is faster from two tokens on.
+        if (type == GgmlType.F32 && _tokens >= 2)
         {
             Tiled.F32Tiled.Multiply(_w.Data, _w.RowBytes, r0, r1, (float*)_actBuffer, _actRowBytes / 4, _tokens, cols, _y, rows);
             return;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Hunch.Kernels.Tiled;
 
@@ -7,60 +8,51 @@ namespace Hunch.Kernels.Tiled;
 /// F32 products of a block of weight rows with a small batch of activation rows, bit for bit equal to
 /// <see cref="RowKernels.DotF32"/> for every (row, token). Each output keeps the four 8-lane accumulators of the
 /// single-token dot and sees exactly the same fused multiply-adds in the same order; only the interleaving of
-/// independent outputs changes. The accumulators live in a small state array between column blocks (a store and
-/// reload is exact), so a column block of the weight rows and of all activation rows stays in L1 while it is reused:
-/// each weight vector is loaded once for up to three tokens, and each activation block once per row of the tile.
+/// independent outputs changes. Tokens go in pairs: each weight vector is loaded once for two tokens and the
+/// eight accumulator chains hide the fused multiply-add latency that bounds a single dot (four chains). Where the
+/// JIT has 32 vector registers (EVEX, with AVX-512) two weight rows go together too, so each activation vector is
+/// also loaded once for two rows (sixteen accumulators; on 16 registers they would spill).
+/// Measured on the bundled model's shapes, all its matrices in one pass, 1 thread (min of 200, see RESULTS):
+/// the pair kernel is 1.25-1.35x the row-by-row loop at k = 2..8, the 2x2 kernel 1.6-1.8x at k = 16..32.
 /// </summary>
 internal static unsafe class F32Tiled
 {
-    /// <summary>Rows of a tile: the activation block is reused across them.</summary>
-    const int TileRows = 8;
-    /// <summary>Tokens whose accumulators are kept per tile (bounds the state array).</summary>
-    const int TileTokens = 16;
-    /// <summary>Columns per block (a multiple of 32): 16 activation blocks of 1 KiB stay in L1 when the activation rows are spaced 1 KiB apart modulo 4 KiB.</summary>
-    const int BlockColumns = 256;
+    /// <summary>Whether the 2-row x 2-token kernel fits the vector registers the JIT can use.</summary>
+    static readonly bool s_wideRegisters = Avx512F.VL.IsSupported;
+
+    /// <summary>Smallest batch that takes the 2-row kernel (below it the pair kernel measured as fast or faster).</summary>
+    const int TwoRowTokens = 8;
 
     /// <summary>y[t·yStride + r] = DotF32(w row r, act row t) for rows [r0, r1) and t in [0, tokens).</summary>
-    [SkipLocalsInit]
     public static void Multiply(byte* w, long rowBytes, int r0, int r1, float* act, long actStride, int tokens, int cols,
         float* y, long yStride)
     {
-        var state = stackalloc Vector256<float>[TileRows * TileTokens * 4];
         int full = cols & ~31;
-        for (int rt = r0; rt < r1; rt += TileRows)
+        int r = r0;
+        if (s_wideRegisters && tokens >= TwoRowTokens)
         {
-            int nr = Math.Min(TileRows, r1 - rt);
-            for (int tg = 0; tg < tokens; tg += TileTokens)
+            for (; r + 2 <= r1; r += 2)
             {
-                int nt = Math.Min(TileTokens, tokens - tg);
-                float* actTile = act + tg * actStride;
-                for (int i = 0; i < nr * nt * 4; i++) state[i] = Vector256<float>.Zero;
-                for (int c0 = 0; c0 < full; c0 += BlockColumns)
+                float* a = (float*)(w + r * rowBytes);
+                float* c = (float*)(w + (r + 1) * rowBytes);
+                int t = 0;
+                for (; t + 2 <= tokens; t += 2)
+                    TwoRowsTwoTokens(a, c, act + t * actStride, act + (t + 1) * actStride, cols, full, y + t * yStride + r, yStride);
+                if (t < tokens)
                 {
-                    int len = Math.Min(BlockColumns, full - c0);
-                    for (int r = 0; r < nr; r++)
-                    {
-                        float* wr = (float*)(w + (rt + r) * rowBytes) + c0;
-                        var s = state + r * nt * 4;
-                        int t = 0;
-                        // Groups of three, ending with two pairs rather than three and one (the single token loads
-                        // its weight vectors for itself alone).
-                        for (; nt - t >= 3 && nt - t != 4; t += 3) Three(wr, actTile + t * actStride + c0, actStride, len, s + t * 4);
-                        if (nt - t == 4) { Two(wr, actTile + t * actStride + c0, actStride, len, s + t * 4); t += 2; }
-                        if (nt - t == 2) Two(wr, actTile + t * actStride + c0, actStride, len, s + t * 4);
-                        else if (nt - t == 1) One(wr, actTile + t * actStride + c0, len, s + t * 4);
-                    }
-                }
-                for (int r = 0; r < nr; r++)
-                {
-                    float* wr = (float*)(w + (rt + r) * rowBytes);
-                    for (int t = 0; t < nt; t++)
-                    {
-                        var s = state + (r * nt + t) * 4;
-                        y[(tg + t) * yStride + rt + r] = Finish(wr, actTile + t * actStride, cols, full, s[0], s[1], s[2], s[3]);
-                    }
+                    float* b = act + t * actStride;
+                    y[t * yStride + r] = RowKernels.DotF32(a, b, cols);
+                    y[t * yStride + r + 1] = RowKernels.DotF32(c, b, cols);
                 }
             }
+        }
+        for (; r < r1; r++)
+        {
+            float* a = (float*)(w + r * rowBytes);
+            int t = 0;
+            for (; t + 2 <= tokens; t += 2)
+                TwoTokens(a, act + t * actStride, act + (t + 1) * actStride, cols, full, y + t * yStride + r, yStride);
+            if (t < tokens) y[t * yStride + r] = RowKernels.DotF32(a, act + t * actStride, cols);
         }
     }
 
@@ -75,71 +67,59 @@ internal static unsafe class F32Tiled
         return sum;
     }
 
-    static void Three(float* a, float* b, long stride, int len, Vector256<float>* s)
+    // y[0] = DotF32(a, b0), y[yStride] = DotF32(a, b1).
+    static void TwoTokens(float* a, float* b0, float* b1, int cols, int full, float* y, long yStride)
     {
-        var x0 = s[0]; var x1 = s[1]; var x2 = s[2]; var x3 = s[3];
-        var y0 = s[4]; var y1 = s[5]; var y2 = s[6]; var y3 = s[7];
-        var z0 = s[8]; var z1 = s[9]; var z2 = s[10]; var z3 = s[11];
-        float* b1 = b + stride;
-        float* b2 = b1 + stride;
-        for (int i = 0; i < len; i += 32)
+        var x0 = Vector256<float>.Zero; var x1 = x0; var x2 = x0; var x3 = x0;
+        var y0 = x0; var y1 = x0; var y2 = x0; var y3 = x0;
+        for (int i = 0; i < full; i += 32)
         {
-            var w = Vector256.Load(a + i);
-            x0 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b + i), x0);
-            y0 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b1 + i), y0);
-            z0 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b2 + i), z0);
-            w = Vector256.Load(a + i + 8);
-            x1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b + i + 8), x1);
-            y1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b1 + i + 8), y1);
-            z1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b2 + i + 8), z1);
-            w = Vector256.Load(a + i + 16);
-            x2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b + i + 16), x2);
-            y2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b1 + i + 16), y2);
-            z2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b2 + i + 16), z2);
-            w = Vector256.Load(a + i + 24);
-            x3 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b + i + 24), x3);
-            y3 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b1 + i + 24), y3);
-            z3 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b2 + i + 24), z3);
+            var v = Vector256.Load(a + i);
+            x0 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b0 + i), x0);
+            y0 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b1 + i), y0);
+            v = Vector256.Load(a + i + 8);
+            x1 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b0 + i + 8), x1);
+            y1 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b1 + i + 8), y1);
+            v = Vector256.Load(a + i + 16);
+            x2 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b0 + i + 16), x2);
+            y2 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b1 + i + 16), y2);
+            v = Vector256.Load(a + i + 24);
+            x3 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b0 + i + 24), x3);
+            y3 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b1 + i + 24), y3);
         }
-        s[0] = x0; s[1] = x1; s[2] = x2; s[3] = x3;
-        s[4] = y0; s[5] = y1; s[6] = y2; s[7] = y3;
-        s[8] = z0; s[9] = z1; s[10] = z2; s[11] = z3;
+        y[0] = Finish(a, b0, cols, full, x0, x1, x2, x3);
+        y[yStride] = Finish(a, b1, cols, full, y0, y1, y2, y3);
     }
 
-    static void Two(float* a, float* b, long stride, int len, Vector256<float>* s)
+    // y[0] = DotF32(a, b0), y[1] = DotF32(c, b0), y[yStride] = DotF32(a, b1), y[yStride + 1] = DotF32(c, b1).
+    static void TwoRowsTwoTokens(float* a, float* c, float* b0, float* b1, int cols, int full, float* y, long yStride)
     {
-        var x0 = s[0]; var x1 = s[1]; var x2 = s[2]; var x3 = s[3];
-        var y0 = s[4]; var y1 = s[5]; var y2 = s[6]; var y3 = s[7];
-        float* b1 = b + stride;
-        for (int i = 0; i < len; i += 32)
+        var p0 = Vector256<float>.Zero; var p1 = p0; var p2 = p0; var p3 = p0;
+        var q0 = p0; var q1 = p0; var q2 = p0; var q3 = p0;
+        var u0 = p0; var u1 = p0; var u2 = p0; var u3 = p0;
+        var v0 = p0; var v1 = p0; var v2 = p0; var v3 = p0;
+        for (int i = 0; i < full; i += 32)
         {
-            var w = Vector256.Load(a + i);
-            x0 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b + i), x0);
-            y0 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b1 + i), y0);
-            w = Vector256.Load(a + i + 8);
-            x1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b + i + 8), x1);
-            y1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b1 + i + 8), y1);
-            w = Vector256.Load(a + i + 16);
-            x2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b + i + 16), x2);
-            y2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b1 + i + 16), y2);
-            w = Vector256.Load(a + i + 24);
-            x3 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b + i + 24), x3);
-            y3 = Vector256.FusedMultiplyAdd(w, Vector256.Load(b1 + i + 24), y3);
+            var xa = Vector256.Load(b0 + i); var xb = Vector256.Load(b1 + i);
+            var wa = Vector256.Load(a + i); var wc = Vector256.Load(c + i);
+            p0 = Vector256.FusedMultiplyAdd(wa, xa, p0); q0 = Vector256.FusedMultiplyAdd(wa, xb, q0);
+            u0 = Vector256.FusedMultiplyAdd(wc, xa, u0); v0 = Vector256.FusedMultiplyAdd(wc, xb, v0);
+            xa = Vector256.Load(b0 + i + 8); xb = Vector256.Load(b1 + i + 8);
+            wa = Vector256.Load(a + i + 8); wc = Vector256.Load(c + i + 8);
+            p1 = Vector256.FusedMultiplyAdd(wa, xa, p1); q1 = Vector256.FusedMultiplyAdd(wa, xb, q1);
+            u1 = Vector256.FusedMultiplyAdd(wc, xa, u1); v1 = Vector256.FusedMultiplyAdd(wc, xb, v1);
+            xa = Vector256.Load(b0 + i + 16); xb = Vector256.Load(b1 + i + 16);
+            wa = Vector256.Load(a + i + 16); wc = Vector256.Load(c + i + 16);
+            p2 = Vector256.FusedMultiplyAdd(wa, xa, p2); q2 = Vector256.FusedMultiplyAdd(wa, xb, q2);
+            u2 = Vector256.FusedMultiplyAdd(wc, xa, u2); v2 = Vector256.FusedMultiplyAdd(wc, xb, v2);
+            xa = Vector256.Load(b0 + i + 24); xb = Vector256.Load(b1 + i + 24);
+            wa = Vector256.Load(a + i + 24); wc = Vector256.Load(c + i + 24);
+            p3 = Vector256.FusedMultiplyAdd(wa, xa, p3); q3 = Vector256.FusedMultiplyAdd(wa, xb, q3);
+            u3 = Vector256.FusedMultiplyAdd(wc, xa, u3); v3 = Vector256.FusedMultiplyAdd(wc, xb, v3);
         }
-        s[0] = x0; s[1] = x1; s[2] = x2; s[3] = x3;
-        s[4] = y0; s[5] = y1; s[6] = y2; s[7] = y3;
-    }
-
-    static void One(float* a, float* b, int len, Vector256<float>* s)
-    {
-        var x0 = s[0]; var x1 = s[1]; var x2 = s[2]; var x3 = s[3];
-        for (int i = 0; i < len; i += 32)
-        {
-            x0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), x0);
-            x1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8), x1);
-            x2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 16), Vector256.Load(b + i + 16), x2);
-            x3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 24), Vector256.Load(b + i + 24), x3);
-        }
-        s[0] = x0; s[1] = x1; s[2] = x2; s[3] = x3;
+        y[0] = Finish(a, b0, cols, full, p0, p1, p2, p3);
+        y[1] = Finish(c, b0, cols, full, u0, u1, u2, u3);
+        y[yStride] = Finish(a, b1, cols, full, q0, q1, q2, q3);
+        y[yStride + 1] = Finish(c, b1, cols, full, v0, v1, v2, v3);
     }
 }
