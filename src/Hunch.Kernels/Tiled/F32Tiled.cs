@@ -13,7 +13,8 @@ namespace Hunch.Kernels.Tiled;
 /// JIT has 32 vector registers (EVEX, with AVX-512) two weight rows go together too, so each activation vector is
 /// also loaded once for two rows (sixteen accumulators; on 16 registers they would spill).
 /// Measured on the bundled model's shapes, all its matrices in one pass, 1 thread (min of 200, see RESULTS):
-/// the pair kernel is 1.25-1.35x the row-by-row loop at k = 2..8, the 2x2 kernel 1.6-1.8x at k = 16..32.
+/// the pair kernel (a triple for odd k) is 1.25-1.5x the row-by-row loop at k = 2..8, the 2x2 kernel 1.6-1.8x at
+/// k = 16..32.
 /// </summary>
 internal static unsafe class F32Tiled
 {
@@ -50,9 +51,12 @@ internal static unsafe class F32Tiled
         {
             float* a = (float*)(w + r * rowBytes);
             int t = 0;
-            for (; t + 2 <= tokens; t += 2)
+            // Pairs, with an odd count ending on a triple rather than a lone token (whose four chains leave the
+            // row's weights waiting on latency).
+            for (; tokens - t >= 2 && tokens - t != 3; t += 2)
                 TwoTokens(a, act + t * actStride, act + (t + 1) * actStride, cols, full, y + t * yStride + r, yStride);
-            if (t < tokens) y[t * yStride + r] = RowKernels.DotF32(a, act + t * actStride, cols);
+            if (tokens - t == 3) ThreeTokens(a, act + t * actStride, actStride, cols, full, y + t * yStride + r, yStride);
+            else if (t < tokens) y[t * yStride + r] = RowKernels.DotF32(a, act + t * actStride, cols);
         }
     }
 
@@ -89,6 +93,38 @@ internal static unsafe class F32Tiled
         }
         y[0] = Finish(a, b0, cols, full, x0, x1, x2, x3);
         y[yStride] = Finish(a, b1, cols, full, y0, y1, y2, y3);
+    }
+
+    // y[j·yStride] = DotF32(a, b + j·stride) for j = 0, 1, 2.
+    static void ThreeTokens(float* a, float* b, long stride, int cols, int full, float* y, long yStride)
+    {
+        float* b1 = b + stride;
+        float* b2 = b1 + stride;
+        var x0 = Vector256<float>.Zero; var x1 = x0; var x2 = x0; var x3 = x0;
+        var y0 = x0; var y1 = x0; var y2 = x0; var y3 = x0;
+        var z0 = x0; var z1 = x0; var z2 = x0; var z3 = x0;
+        for (int i = 0; i < full; i += 32)
+        {
+            var v = Vector256.Load(a + i);
+            x0 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b + i), x0);
+            y0 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b1 + i), y0);
+            z0 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b2 + i), z0);
+            v = Vector256.Load(a + i + 8);
+            x1 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b + i + 8), x1);
+            y1 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b1 + i + 8), y1);
+            z1 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b2 + i + 8), z1);
+            v = Vector256.Load(a + i + 16);
+            x2 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b + i + 16), x2);
+            y2 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b1 + i + 16), y2);
+            z2 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b2 + i + 16), z2);
+            v = Vector256.Load(a + i + 24);
+            x3 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b + i + 24), x3);
+            y3 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b1 + i + 24), y3);
+            z3 = Vector256.FusedMultiplyAdd(v, Vector256.Load(b2 + i + 24), z3);
+        }
+        y[0] = Finish(a, b, cols, full, x0, x1, x2, x3);
+        y[yStride] = Finish(a, b1, cols, full, y0, y1, y2, y3);
+        y[2 * yStride] = Finish(a, b2, cols, full, z0, z1, z2, z3);
     }
 
     // y[0] = DotF32(a, b0), y[1] = DotF32(c, b0), y[yStride] = DotF32(a, b1), y[yStride + 1] = DotF32(c, b1).

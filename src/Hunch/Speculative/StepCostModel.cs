@@ -4,16 +4,28 @@ using Hunch.Models;
 namespace Hunch.Speculative;
 
 /// <summary>
-/// Predicted milliseconds of one speculative step with n draft nodes: the measured forward cost c(1 + n)
-/// (<see cref="ForwardCostCurve"/>), rescaled by how long this process's forwards really take right now
-/// (other processes share the cores), plus the drafter's own work per node o(n) (building the tree, top-k over
-/// the vocabulary per node, bookkeeping), both learned online. <see cref="BestCount"/> picks the number of
-/// nodes that maximises expected committed tokens per millisecond (draft-trees.md §6.3).
+/// Predicted milliseconds of one speculative step with n draft nodes: the forward cost over 1 + n rows plus the
+/// drafter's own work per node o(n) (building the tree, top-k over the vocabulary per node, bookkeeping).
+/// The forward cost starts as the measured curve (<see cref="ForwardCostCurve"/>) rescaled by how long this
+/// process's forwards really take right now (other processes share the cores), and every row count a step
+/// actually runs replaces that guess with its own observed time (a moving average). The curve alone is not
+/// enough: it is timed once, at a fixed context, in a tight loop, while real steps run at the request's growing
+/// context (attention cost per row grows with it) between the drafter's and sampler's work — on the bundled model
+/// the real second to fourth rows cost about twice what the curve says (measured), which no common factor can
+/// express. Costs are kept non-decreasing in rows; a row count never run keeps the rescaled curve, which is the
+/// lower guess, so the drafter tries it and learns what it really costs. <see cref="BestCount"/> picks the number
+/// of nodes that maximises expected committed tokens per millisecond (draft-trees.md §6.3).
 /// </summary>
 internal sealed class StepCostModel
 {
     readonly ForwardCostCurve _curve;
     double _scale = 1;            // observed forward time / curve prediction (EWMA)
+    const int ObservedRows = 256; // row counts whose own cost is learned (larger ones use the rescaled curve)
+    readonly double[] _observedMs = new double[ObservedRows + 1];
+    readonly int[] _observedCount = new int[ObservedRows + 1];
+    readonly double[] _table = new double[ObservedRows + 1];   // ForwardMs for 1..ObservedRows (monotone)
+    bool _tableValid;
+    const int TrustAfter = 2;     // observations of a row count before its own average replaces the curve
     double _perRowMs;             // drafter overhead per scored row (EWMA)
     bool _haveOverhead;
     const double Alpha = 0.1;
@@ -27,10 +39,44 @@ internal sealed class StepCostModel
     public ForwardCostCurve Curve => _curve;
 
     /// <summary>Predicted milliseconds of the forward alone over <paramref name="rows"/> rows, at the current load.</summary>
-    public double ForwardMs(int rows) => _scale * _curve.Cost(rows);
+    public double ForwardMs(int rows)
+    {
+        rows = Math.Max(rows, 1);
+        if (!_tableValid) BuildTable();
+        if (rows <= ObservedRows) return _table[rows];
+        return Math.Max(_table[ObservedRows], _scale * _curve.Cost(rows));
+    }
 
     /// <summary>Predicted step milliseconds with <paramref name="draftNodes"/> nodes besides the root.</summary>
-    public double StepCost(int draftNodes) => _scale * _curve.Cost(1 + draftNodes) + _perRowMs * (1 + draftNodes);
+    public double StepCost(int draftNodes) => ForwardMs(1 + draftNodes) + _perRowMs * (1 + draftNodes);
+
+    void BuildTable()
+    {
+        double running = 0;
+        for (int k = 1; k <= ObservedRows; k++)
+        {
+            double v = _observedCount[k] >= TrustAfter ? _observedMs[k] : _scale * _curve.Cost(k);
+            running = Math.Max(running, v);
+            _table[k] = running;
+        }
+        _tableValid = true;
+    }
+
+    /// <summary>Learns from one forward over <paramref name="rows"/> rows that took <paramref name="forwardMs"/>.</summary>
+    internal void ObserveForward(int rows, double forwardMs)
+    {
+        double predicted = _curve.Cost(rows);
+        // A step stalled by another process must not dominate: bound what one observation can say.
+        double y = Math.Clamp(forwardMs, 0.25 * predicted, 8 * predicted);
+        _scale += Alpha * (y / predicted - _scale);
+        if (rows <= ObservedRows)
+        {
+            // The first observations average plainly (1/n), later ones with the moving-average weight.
+            int n = ++_observedCount[rows];
+            _observedMs[rows] += Math.Max(Alpha, 1.0 / n) * (y - _observedMs[rows]);
+        }
+        _tableValid = false;
+    }
 
     /// <summary>
     /// Given node values (expected accepted contribution of each candidate, non-increasing), returns how many
@@ -78,9 +124,7 @@ internal sealed class StepCostModel
         long now = Stopwatch.GetTimestamp();
         if (_rows > 0 && _proposeEnd != 0)
         {
-            double forwardMs = Stopwatch.GetElapsedTime(_proposeEnd, now).TotalMilliseconds;
-            double ratio = Math.Clamp(forwardMs / _curve.Cost(_rows), 0.25, 8);
-            _scale += Alpha * (ratio - _scale);
+            ObserveForward(_rows, Stopwatch.GetElapsedTime(_proposeEnd, now).TotalMilliseconds);
         }
         return now;
     }
