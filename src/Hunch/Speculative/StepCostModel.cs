@@ -23,8 +23,8 @@ internal sealed class StepCostModel
     const int ObservedRows = 256; // row counts whose own cost is learned (larger ones use the rescaled curve)
     readonly double[] _observedMs = new double[ObservedRows + 1];
     readonly int[] _observedCount = new int[ObservedRows + 1];
-    readonly double[] _table = new double[ObservedRows + 1];   // ForwardMs for 1..ObservedRows (monotone)
-    bool _tableValid;
+    readonly double[] _table = new double[ObservedRows + 1];   // ForwardMs for 1.._tableRows (monotone)
+    int _tableRows;               // entries of _table valid since the last observation (filled on demand)
     const int TrustAfter = 2;     // observations of a row count before its own average replaces the curve
     double _perRowMs;             // drafter overhead per scored row (EWMA)
     bool _haveOverhead;
@@ -42,24 +42,30 @@ internal sealed class StepCostModel
     public double ForwardMs(int rows)
     {
         rows = Math.Max(rows, 1);
-        if (!_tableValid) BuildTable();
-        if (rows <= ObservedRows) return _table[rows];
+        if (rows <= ObservedRows)
+        {
+            FillTable(rows);
+            return _table[rows];
+        }
+        FillTable(ObservedRows);
         return Math.Max(_table[ObservedRows], _scale * _curve.Cost(rows));
     }
 
     /// <summary>Predicted step milliseconds with <paramref name="draftNodes"/> nodes besides the root.</summary>
     public double StepCost(int draftNodes) => ForwardMs(1 + draftNodes) + _perRowMs * (1 + draftNodes);
 
-    void BuildTable()
+    // Extends the monotone table to row count `rows`: a step asks only for the row counts it sizes (tens), not
+    // all of them, and every observation invalidates the table.
+    void FillTable(int rows)
     {
-        double running = 0;
-        for (int k = 1; k <= ObservedRows; k++)
+        double running = _tableRows == 0 ? 0 : _table[_tableRows];
+        for (int k = _tableRows + 1; k <= rows; k++)
         {
             double v = _observedCount[k] >= TrustAfter ? _observedMs[k] : _scale * _curve.Cost(k);
             running = Math.Max(running, v);
             _table[k] = running;
         }
-        _tableValid = true;
+        if (rows > _tableRows) _tableRows = rows;
     }
 
     /// <summary>Learns from one forward over <paramref name="rows"/> rows that took <paramref name="forwardMs"/>.</summary>
@@ -75,7 +81,7 @@ internal sealed class StepCostModel
             int n = ++_observedCount[rows];
             _observedMs[rows] += Math.Max(Alpha, 1.0 / n) * (y - _observedMs[rows]);
         }
-        _tableValid = false;
+        _tableRows = 0;
     }
 
     /// <summary>
